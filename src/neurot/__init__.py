@@ -1,0 +1,7 @@
+"""neurot: neural optimal transport from samples, checked against exact ground truth."""
+
+__version__ = "0.1.0"
+
+from neurot.solvers import EgNOT, NotFittedError  # noqa: E402
+
+__all__ = ["EgNOT", "NotFittedError", "__version__"]

@@ -1,0 +1,5 @@
+import sys
+
+from neurot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,22 @@
+"""Exact ground truth and metrics (importable without matplotlib or POT)."""
+
+from neurot.benchmarks.gaussian import (
+    GaussianEOT,
+    brenier_map,
+    brenier_map_matrix,
+    gaussian_benchmark_pair,
+    random_gaussian,
+)
+from neurot.benchmarks.metrics import bw2_squared, bw2_uvp, cbw2_uvp, energy_distance
+
+__all__ = [
+    "GaussianEOT",
+    "brenier_map",
+    "brenier_map_matrix",
+    "bw2_squared",
+    "bw2_uvp",
+    "cbw2_uvp",
+    "energy_distance",
+    "gaussian_benchmark_pair",
+    "random_gaussian",
+]

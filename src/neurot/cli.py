@@ -1,0 +1,83 @@
+"""The ``neurot`` command: argument parsing, then library calls (``python -m neurot`` works too)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from neurot.config import merge_config, read_config
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from neurot.runs import fit_run
+
+    config = read_config(args.config)
+    overrides = {k: v for k, v in {"steps": args.steps, "device": args.device, "seed": args.seed}.items()
+                 if v is not None}
+    config = merge_config(config, {"fit": overrides}, source="command line")
+    fit_run(config, args.out)
+    print(f"run written to {args.out}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from neurot.runs import sample_run
+
+    x = np.load(args.input, allow_pickle=False)
+    y = sample_run(args.run_dir, x, n_per_x=args.n_per_x, seed=args.seed)
+    np.save(args.out, y)
+    print(f"{y.shape} samples written to {args.out}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from neurot.config import read_config as read
+    from neurot.plotting import plot_run
+    from neurot.runs import FIGURE_FILE, RUN_CONFIG, load_points, load_run
+
+    run_dir = Path(args.run_dir)
+    config = read(run_dir / RUN_CONFIG)
+    data = config["data"]
+    source = load_points(data["source"], data["n_samples"], data["seed"], "source")
+    target = load_points(data["target"], data["n_samples"], data["seed"] + 1, "target")
+    path = plot_run(load_run(run_dir), source, target, run_dir / FIGURE_FILE)
+    print(f"figure written to {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``neurot``."""
+    parser = argparse.ArgumentParser(prog="neurot", description="Neural optimal transport from samples.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("fit", help="train from a TOML/JSON config (default: 2-D Gaussian -> Swiss roll)")
+    fit.add_argument("config", nargs="?", help="TOML or JSON config; omitted: the built-in default example")
+    fit.add_argument("--out", default="runs/default", help="run directory (default: runs/default)")
+    fit.add_argument("--steps", type=int, help="training iterations (overrides the config)")
+    fit.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    fit.add_argument("--seed", type=int, help="random seed")
+    fit.set_defaults(run=_fit)
+
+    sample = commands.add_parser("sample", help="draw from a trained run's plan for source points in a .npy file")
+    sample.add_argument("run_dir")
+    sample.add_argument("--input", required=True, help=".npy file of source points [M, D]")
+    sample.add_argument("--out", required=True, help=".npy file for the samples [M, D] (or [M, K, D])")
+    sample.add_argument("--n-per-x", type=int, help="K samples per source point")
+    sample.add_argument("--seed", type=int)
+    sample.set_defaults(run=_sample)
+
+    plot = commands.add_parser("plot", help="redraw a run's figure")
+    plot.add_argument("run_dir")
+    plot.set_defaults(run=_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for bad input, with the reason on standard error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"neurot: error: {error}", file=sys.stderr)
+        return 2
+    return 0

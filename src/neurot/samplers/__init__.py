@@ -1,0 +1,21 @@
+"""MCMC for energy-based conditionals: kernels with one ``step``, one chain driver, and a replay buffer."""
+
+from neurot.samplers.buffer import ReplayBuffer
+from neurot.samplers.chain import ChainDivergedError, ChainResult, StepSizeAdapter, Target, run_chain
+from neurot.samplers.kernels import KERNELS, MALA, ULA, ChainState, GaussianSplitMALA, GaussianSplitULA, Kernel
+
+__all__ = [
+    "KERNELS",
+    "MALA",
+    "ULA",
+    "ChainDivergedError",
+    "ChainResult",
+    "ChainState",
+    "GaussianSplitMALA",
+    "GaussianSplitULA",
+    "Kernel",
+    "ReplayBuffer",
+    "StepSizeAdapter",
+    "Target",
+    "run_chain",
+]

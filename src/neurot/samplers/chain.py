@@ -1,0 +1,99 @@
+"""The one chain driver: runs a kernel for a number of steps and records diagnostics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from neurot.samplers.kernels import ChainState, Kernel
+
+
+class ChainDivergedError(FloatingPointError):
+    """A Markov chain produced NaN or Inf."""
+
+
+@dataclass
+class Target:
+    """An unnormalised density ``exp(-energy(y))``; ``energy: [n, D] -> [n]`` differentiable in ``y``.
+
+    ``gaussian_var`` is ``v`` when ``energy(y) = |y - m|^2 / (2 v) + R(y)`` (kernels that split off the Gaussian
+    part use it), else None.
+    """
+
+    energy: Callable[[torch.Tensor], torch.Tensor]
+    gaussian_var: float | None = None
+
+    def __call__(self, y: torch.Tensor) -> ChainState:
+        """Energies ``[n]`` and first-order gradients ``[n, D]`` at ``y`` (no graph is kept)."""
+        with torch.enable_grad():
+            y = y.detach().requires_grad_(True)
+            energy = self.energy(y)
+            (grad,) = torch.autograd.grad(energy.sum(), y)
+        return ChainState(y.detach(), energy.detach(), grad)
+
+
+@dataclass
+class ChainResult:
+    """Final state of the chains and per-run diagnostics (means over chains and steps)."""
+
+    state: ChainState
+    acceptance: float
+    grad_norm: float
+    energy: float
+    steps: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def diagnostics(self) -> dict[str, float]:
+        """Flat dict for logging."""
+        return {"acceptance": self.acceptance, "grad_norm": self.grad_norm, "energy": self.energy, **self.extra}
+
+
+def run_chain(
+    kernel: Kernel,
+    target: Target,
+    y0: torch.Tensor,
+    n_steps: int,
+    generator: torch.Generator | None = None,
+) -> ChainResult:
+    """Run ``n_steps`` of ``kernel`` on ``target`` from ``y0`` ``[n, D]``; raise :class:`ChainDivergedError` on NaN."""
+    if kernel.needs_gaussian_var and target.gaussian_var is None:
+        raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian_var)")
+    state = target(y0)
+    accepted = torch.zeros((), device=y0.device)
+    for _ in range(n_steps):
+        state, accepted_now = kernel.step(state, target, generator)
+        accepted = accepted + accepted_now.float().mean()
+    grad_norm = float(state.grad.flatten(1).norm(dim=1).mean())
+    energy = float(state.energy.mean())
+    if not (math.isfinite(grad_norm) and math.isfinite(energy)) or not torch.isfinite(state.y).all():
+        raise ChainDivergedError(
+            f"Langevin chain diverged (NaN/Inf) with {type(kernel).__name__} at step size {kernel.step_size:.3g}; "
+            "lower the step size or the learning rate"
+        )
+    acceptance = float(accepted) / n_steps if n_steps else 1.0
+    return ChainResult(state, acceptance, grad_norm, energy, n_steps)
+
+
+class StepSizeAdapter:
+    """Robbins-Monro adaptation of a kernel's step size toward a target acceptance rate.
+
+    After each chain run: ``log eta <- log eta + rate * (acceptance - target)``, clipped to ``[min_step, max_step]``.
+    """
+
+    def __init__(
+        self, target_acceptance: float = 0.65, rate: float = 0.5, min_step: float = 1e-8, max_step: float = 1e4
+    ) -> None:
+        self.target_acceptance = target_acceptance
+        self.rate = rate
+        self.min_step = min_step
+        self.max_step = max_step
+
+    def update(self, kernel: Kernel, acceptance: float) -> None:
+        """Adjust ``kernel.step_size`` in place (only meaningful for adjusted kernels)."""
+        if not kernel.adjusted:
+            return
+        log_step = math.log(kernel.step_size) + self.rate * (acceptance - self.target_acceptance)
+        kernel.step_size = min(max(math.exp(log_step), self.min_step), self.max_step)

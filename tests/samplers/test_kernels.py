@@ -1,0 +1,75 @@
+"""Every kernel must reproduce the moments of a known Gaussian energy."""
+
+import math
+
+import pytest
+import torch
+
+from neurot.samplers import KERNELS, GaussianSplitMALA, Target, run_chain
+
+MEAN = torch.tensor([1.0, -2.0])
+COV = torch.tensor([[1.0, 0.6], [0.6, 0.5]])
+PRECISION = torch.linalg.inv(COV)
+
+
+def gaussian_target(gaussian_var: float | None = 2.0) -> Target:
+    """N(MEAN, COV) written as |y - m|^2 / (2 v) + R(y) with R quadratic (so the split kernels apply)."""
+
+    def energy(y):
+        d = y - MEAN
+        return 0.5 * torch.einsum("ni,ij,nj->n", d, PRECISION, d)
+
+    return Target(energy, gaussian_var=gaussian_var)
+
+
+# (kernel, step size, tolerance on mean / covariance): ULA's bias is O(step), so it gets a small step.
+CASES = [("ula", 0.02, 0.06), ("mala", 0.3, 0.05), ("split_ula", 0.02, 0.06), ("split_mala", 0.2, 0.05)]
+
+
+@pytest.mark.parametrize("name,step_size,tol", CASES)
+def test_kernel_reproduces_gaussian_moments(name, step_size, tol, generator):
+    kernel = KERNELS[name](step_size)
+    y0 = torch.randn(4000, 2, generator=generator) * 3
+    result = run_chain(kernel, gaussian_target(), y0, 400, generator)
+    y = result.state.y
+    assert torch.allclose(y.mean(0), MEAN, atol=tol)
+    assert torch.allclose(torch.cov(y.T), COV, atol=2 * tol)
+    if kernel.adjusted:
+        assert 0.2 < result.acceptance < 1.0
+    else:
+        assert result.acceptance == 1.0
+
+
+def test_split_kernel_is_exact_in_one_step_for_a_gaussian_energy(generator):
+    """With R = 0 the energy is N(m, v I) and a huge step draws it exactly, from anywhere."""
+    m = torch.tensor([3.0, -1.0])
+    target = Target(lambda y: (y - m).square().sum(1) / (2 * 0.5), gaussian_var=0.5)
+    kernel = GaussianSplitMALA(1e6)
+    y0 = torch.full((20000, 2), 8.0)
+    result = run_chain(kernel, target, y0, 1, generator)
+    assert result.acceptance > 0.99
+    assert torch.allclose(result.state.y.mean(0), m, atol=0.03)
+    assert torch.allclose(result.state.y.var(0), torch.full((2,), 0.5), atol=0.03)
+
+
+def test_split_kernel_requires_gaussian_part(generator):
+    with pytest.raises(ValueError, match="Gaussian part"):
+        run_chain(GaussianSplitMALA(0.1), gaussian_target(None), torch.zeros(3, 2), 1, generator)
+
+
+def test_diverging_chain_raises(generator):
+    from neurot.samplers import ULA, ChainDivergedError
+
+    target = Target(lambda y: -(y.square().sum(1)) ** 2)  # unbounded below: ULA explodes
+    with pytest.raises(ChainDivergedError, match="step size"):
+        run_chain(ULA(1.0), target, torch.ones(8, 2), 200, generator)
+
+
+def test_step_size_adapter_moves_toward_target_acceptance():
+    from neurot.samplers import MALA, StepSizeAdapter
+
+    kernel, adapter = MALA(1.0), StepSizeAdapter(target_acceptance=0.6, rate=0.5)
+    adapter.update(kernel, acceptance=0.1)
+    assert kernel.step_size == pytest.approx(math.exp(-0.25))
+    adapter.update(kernel, acceptance=0.9)
+    assert kernel.step_size == pytest.approx(math.exp(-0.25 + 0.15))

@@ -1,0 +1,106 @@
+"""EgNOT against the closed-form Gaussian EOT plan (MATH.md section 3)."""
+
+import numpy as np
+import pytest
+import torch
+
+import neurot
+from neurot.benchmarks.gaussian import GaussianEOT, gaussian_benchmark_pair
+from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
+
+
+def fit_pair(problem: GaussianEOT, steps: int, n: int = 20_000, **options) -> neurot.EgNOT:
+    rng = np.random.default_rng(0)
+    solver = neurot.EgNOT(eps=problem.eps, **options)
+    return solver.fit(problem.sample_source(n, rng), problem.sample_target(n, rng), steps=steps, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_2d():
+    problem = gaussian_benchmark_pair(2, eps=1.0, seed=0)
+    return problem, fit_pair(problem, steps=400, hidden=(128, 128))
+
+
+def test_recovers_closed_form_conditionals_2d(fitted_2d):
+    """Tolerances (entries of order 1): RMS error of conditional means over the test inputs < 0.1, average
+    conditional covariance within 0.1, cBW2-UVP < 1 %. The worst single mean may be worse: tail inputs see
+    little training data."""
+    problem, solver = fitted_2d
+    rng = np.random.default_rng(1)
+    x = problem.sample_source(20, rng)
+    samples = solver.sample(x, n_per_x=2000, seed=0, steps=100).numpy()
+    means = problem.conditional_mean(x)
+    assert np.sqrt(np.mean((samples.mean(1) - means) ** 2)) < 0.1
+    covs = np.stack([np.cov(s.T) for s in samples])
+    np.testing.assert_allclose(covs.mean(0), problem.conditional_cov, atol=0.1)
+    score = cbw2_uvp(samples, means, problem.conditional_cov, np.trace(problem.target_cov))
+    assert score < 1.0
+
+
+def test_plan_bw2_uvp_2d(fitted_2d):
+    problem, solver = fitted_2d
+    x = problem.sample_source(5000, np.random.default_rng(2))
+    y = solver.sample(x, seed=3, steps=100).numpy()
+    assert bw2_uvp(np.concatenate([x, y], 1), problem.plan_mean, problem.plan_cov) < 1.0
+
+
+def test_history_records_loss_and_diagnostics(fitted_2d):
+    _, solver = fitted_2d
+    assert len(solver.history) == 400
+    assert {"step", "loss", "acceptance", "step_size", "grad_norm"} <= set(solver.history[-1])
+    assert 0.3 < solver.history[-1]["acceptance"] < 0.95
+
+
+def test_save_load_round_trip_gives_identical_samples(fitted_2d, tmp_path):
+    _, solver = fitted_2d
+    solver.save(tmp_path / "model")
+    loaded = neurot.EgNOT.load(tmp_path / "model")
+    x = torch.randn(50, 2)
+    assert torch.equal(solver.sample(x, seed=7, steps=20), loaded.sample(x, seed=7, steps=20))
+    assert loaded.kernel.step_size == solver.kernel.step_size
+
+
+def test_same_seed_same_result():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 1
+    runs = [neurot.EgNOT(eps=1.0, hidden=(16,), batch_size=64).fit(x, y, steps=5, seed=3) for _ in range(2)]
+    for a, b in zip(runs[0].potential.parameters(), runs[1].potential.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_callable_data_and_custom_potential():
+    class Quadratic(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(3))
+
+        def forward(self, y):
+            return (y * self.w).sum(1)
+
+    solver = neurot.EgNOT(eps=0.5, potential=Quadratic(), batch_size=32, langevin_steps=2)
+    solver.fit(lambda n: torch.randn(n, 3), lambda n: torch.randn(n, 3) + 2, steps=3)
+    assert solver.sample(torch.zeros(4, 3), n_per_x=5, steps=2).shape == (4, 5, 3)
+
+
+def test_callbacks_can_stop_training():
+    seen = []
+    solver = neurot.EgNOT(eps=1.0, hidden=(8,), batch_size=16)
+    solver.fit(np.zeros((10, 2)) + np.arange(10)[:, None], np.ones((10, 2)), steps=50,
+               callbacks=[lambda s, step, m: seen.append(step) or step == 3])
+    assert seen == [1, 2, 3] and len(solver.history) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eps", [0.1, 1.0, 10.0])
+def test_default_solver_accuracy_d8(eps):
+    """Issue #2's bar: with only eps set, D = 8, 20k samples: plan BW2-UVP <= 0.5 %, cBW2-UVP <= 1 %."""
+    problem = gaussian_benchmark_pair(8, eps=eps, seed=0)
+    solver = fit_pair(problem, steps=None)
+    rng = np.random.default_rng(1)
+    x = problem.sample_source(20_000, rng)
+    y = solver.sample(x, seed=0).numpy()
+    assert bw2_uvp(np.concatenate([x, y], 1), problem.plan_mean, problem.plan_cov) <= 0.5
+    x_test = x[:100]
+    samples = solver.sample(x_test, n_per_x=1000, seed=1).numpy()
+    score = cbw2_uvp(samples, problem.conditional_mean(x_test), problem.conditional_cov, np.trace(problem.target_cov))
+    assert score <= 1.0

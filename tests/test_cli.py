@@ -1,0 +1,69 @@
+"""The command line: default example end to end, sampling from a run, config errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from neurot.cli import main
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "default"
+    assert main(["fit", "--out", str(out), "--steps", "20"]) == 0
+    return out
+
+
+def test_default_fit_leaves_config_weights_metrics_and_figure(default_run):
+    assert (default_run / "model" / "weights.safetensors").stat().st_size > 0
+    config = json.loads((default_run / "config.json").read_text())
+    assert config["solver"] == {"name": "egnot", "eps": 0.1} and config["fit"]["steps"] == 20
+    lines = [json.loads(line) for line in (default_run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 10, 20]
+    assert all(np.isfinite(m["loss"]) for m in lines)
+    assert (default_run / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sample_command(default_run, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((7, 2), dtype=np.float32))
+    assert main(["sample", str(default_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"),
+                 "--n-per-x", "3", "--seed", "0"]) == 0
+    y = np.load(tmp_path / "y.npy")
+    assert y.shape == (7, 3, 2) and np.isfinite(y).all()
+
+
+def test_plot_command(default_run):
+    (default_run / "figure.png").unlink()
+    assert main(["plot", str(default_run)]) == 0
+    assert (default_run / "figure.png").exists()
+
+
+def test_toml_config_with_files(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "p.npy", rng.normal(size=(300, 3)))
+    np.savetxt(tmp_path / "q.csv", rng.normal(size=(300, 3)) + 1, delimiter=",")
+    (tmp_path / "run.toml").write_text(
+        f'[data]\nsource = "{tmp_path / "p.npy"}"\ntarget = "{tmp_path / "q.csv"}"\n'
+        '[solver]\nname = "egnot"\neps = 0.5\nhidden = [16, 16]\nbatch_size = 32\n[fit]\nsteps = 3\nlog_every = 1\n'
+    )
+    assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run")]) == 0
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[data]\nsorce = 'moons'\n", "unknown keys in [data]"),
+        ("[solvr]\neps = 1\n", "unknown tables"),
+        ("[solver]\nname = 'egnot'\neps = -1\n", "eps must be a finite number > 0"),
+        ("[solver]\nname = 'egnot'\neps = 1\nlr0 = 2\n", "unknown EgNOT options"),
+        ("[solver]\nname = 'sinkhorn'\n", "solver name must be one of"),
+        ("[data]\nsource = 'nowhere.npy'\n", "neither a toy data set"),
+        ("[data\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, capsys, text, message):
+    (tmp_path / "bad.toml").write_text(text)
+    assert main(["fit", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "out"), "--steps", "1"]) == 2
+    assert message in capsys.readouterr().err
