@@ -45,6 +45,39 @@ def _plot(args: argparse.Namespace) -> None:
     print(f"figure written to {path}")
 
 
+def _bench(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+    import platform
+
+    import torch
+
+    from neurot.benchmarks.suites import GRIDS, SOLVERS, SUITES, format_table
+
+    names = list(SUITES) if args.suite == "all" else [args.suite]
+    if args.suite not in ["all", *SUITES]:
+        raise ValueError(f"suite must be one of {['all', *SUITES]}, got {args.suite!r}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        grid = GRIDS[(name, args.quick)]
+        if args.solvers:
+            solvers = args.solvers.split(",")
+            unknown = sorted(set(solvers) - set(SOLVERS))
+            if unknown:
+                raise ValueError(f"unknown solvers {unknown}; expected some of {sorted(SOLVERS)}")
+            grid = dataclasses.replace(grid, solvers=solvers)
+        if args.dims:
+            grid = dataclasses.replace(grid, dims=[int(d) for d in args.dims.split(",")])
+        rows = SUITES[name](grid, device=args.device, log=lambda message: print(message, file=sys.stderr))
+        table = format_table(rows)
+        print(f"\n## {name}{' (quick)' if args.quick else ''}\n\n{table}")
+        record = {"suite": name, "quick": args.quick, "grid": dataclasses.asdict(grid), "rows": rows,
+                  "machine": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+        (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"\nresults written to {out / (name + '.json')}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``neurot``."""
     parser = argparse.ArgumentParser(prog="neurot", description="Neural optimal transport from samples.")
@@ -65,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n-per-x", type=int, help="K samples per source point")
     sample.add_argument("--seed", type=int)
     sample.set_defaults(run=_sample)
+
+    bench = commands.add_parser("bench", help="accuracy and speed tables against exact ground truth")
+    bench.add_argument("suite", nargs="?", default="all", help="gaussian, mixture or all (default)")
+    bench.add_argument("--quick", action="store_true", help="the reduced grid (D in {2, 16}): minutes on a CPU")
+    bench.add_argument("--solvers", help="comma-separated solver names (default: the suite's)")
+    bench.add_argument("--dims", help="comma-separated dimensions (default: the grid's)")
+    bench.add_argument("--device", help="torch device")
+    bench.add_argument("--out", default="bench-results", help="directory for the JSON results")
+    bench.set_defaults(run=_bench)
 
     plot = commands.add_parser("plot", help="redraw a run's figure")
     plot.add_argument("run_dir")

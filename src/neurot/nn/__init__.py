@@ -1,5 +1,6 @@
 """Networks only: potentials ``[n, D] -> [n]``."""
 
+from neurot.nn.gmm import GaussianMixturePotential
 from neurot.nn.mlp import MLPPotential
 
-__all__ = ["MLPPotential"]
+__all__ = ["GaussianMixturePotential", "MLPPotential"]

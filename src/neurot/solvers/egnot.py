@@ -21,7 +21,7 @@ from torch import nn
 from neurot._validation import check_choice, check_int, check_positive, check_probability
 from neurot.costs import COSTS
 from neurot.data import DataSource
-from neurot.nn import MLPPotential
+from neurot.nn import GaussianMixturePotential, MLPPotential
 from neurot.samplers import KERNELS, ReplayBuffer, StepSizeAdapter, Target, run_chain
 from neurot.solvers.base import Solver
 
@@ -32,10 +32,12 @@ class EgNOTConfig:
 
     Attributes:
         eps: entropic regularisation (``eps KL(pi || P x Q)`` with the cost ``1/2 |x - y|^2``).
-        potential: ``"mlp"`` or any ``nn.Module`` mapping ``[n, D] -> [n]``.
-        hidden, activation: widths and activation of the MLP potential.
-        steps, batch_size, lr: training iterations, batch size, Adam learning rate (cosine-decayed to 0; the MLP
-            normalises its inputs by the target's mean and scale, so one rate serves every data scale).
+        potential: ``"mlp"``, ``"gmm"`` (``exp(f / eps)`` a Gaussian mixture of ``n_components``: the loss is then
+            exact and sampling needs no MCMC, the LightSB parametrisation) or any ``nn.Module`` ``[n, D] -> [n]``
+            (one that also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly too).
+        hidden, activation: widths and activation of the MLP potential; n_components: of the mixture potential.
+        steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (None:
+            1e-3 for the MLP, which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
         alpha: weight of ``mean(f^2)`` over both batches, keeping ``f`` bounded (0 disables it).
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
@@ -50,10 +52,11 @@ class EgNOTConfig:
     potential: Any = "mlp"
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
+    n_components: int = 50
     cost: str = "quadratic"
     steps: int = 2000
     batch_size: int = 1024
-    lr: float = 1e-3
+    lr: float | None = None
     alpha: float = 0.0
     sampler: str = "split_mala"
     langevin_steps: int = 10
@@ -66,14 +69,14 @@ class EgNOTConfig:
     def __post_init__(self) -> None:
         check_positive("eps", self.eps)
         if not isinstance(self.potential, nn.Module):
-            check_choice("potential", self.potential, ["mlp"])
+            check_choice("potential", self.potential, ["mlp", "gmm"])
         check_choice("cost", self.cost, COSTS)
         check_choice("sampler", self.sampler, KERNELS)
-        for name in ("steps", "batch_size", "buffer_size"):
+        for name in ("steps", "batch_size", "buffer_size", "n_components"):
             check_int(name, getattr(self, name))
         for name in ("langevin_steps", "sample_steps"):
             check_int(name, getattr(self, name), minimum=0)
-        check_positive("lr", self.lr)
+        check_positive("lr", self.lr, allow_none=True)
         check_positive("step_size", self.step_size, allow_none=True)
         check_probability("buffer_prob", self.buffer_prob)
         check_probability("target_acceptance", self.target_acceptance)
@@ -109,8 +112,15 @@ class EgNOT(Solver):
         potential = self.config.potential
         if isinstance(potential, nn.Module):
             self.potential = potential.to(self.device)
+        elif potential == "gmm":
+            self.potential = GaussianMixturePotential(dim, self.config.n_components, self.config.eps).to(self.device)
         else:
             self.potential = MLPPotential(dim, self.config.hidden, self.config.activation).to(self.device)
+
+    @property
+    def exact(self) -> bool:
+        """True when the potential gives ``log Z_f`` and samples of ``pi_f`` in closed form (no MCMC)."""
+        return hasattr(self.potential, "log_partition") and hasattr(self.potential, "sample_conditional")
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"potential": self.potential}
@@ -134,9 +144,12 @@ class EgNOT(Solver):
         self._build(source.dim)
         if isinstance(self.potential, MLPPotential):
             self.potential.set_normalization(target.mean.to(self.device), target.std)
+        if isinstance(self.potential, GaussianMixturePotential):
+            self.potential.initialize(target.sample(self.config.n_components, self.generator, self.device), target.std)
         if config.step_size is None and not self.kernel.adjusted:
             self.kernel.step_size = min(config.eps, 0.1 * target.std**2)
-        self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=config.lr)
+        self.lr = config.lr or (1e-2 if isinstance(self.potential, GaussianMixturePotential) else 1e-3)
+        self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=self.lr)
         self.buffer = ReplayBuffer(config.buffer_size)
         self.adapter = StepSizeAdapter(config.target_acceptance)
 
@@ -158,21 +171,28 @@ class EgNOT(Solver):
         config = self.config
         x = self.source_data.sample(config.batch_size, self.generator, self.device)
         y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
-        _, y_neg, diagnostics = self._negatives(x)
-        lr = config.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
+        lr = self.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        f_pos, f_neg = self.potential(y_pos), self.potential(y_neg)
-        loss = f_neg.mean() - f_pos.mean()
-        if config.alpha:
-            loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean())
+        f_pos = self.potential(y_pos)
+        if self.exact:
+            # -L(f) = eps E_P[log Z_f(x)] - E_Q[f(y)], computed in closed form.
+            loss = config.eps * self.potential.log_partition(x).mean() - f_pos.mean()
+            metrics = {"f_pos": f_pos.mean().item()}
+        else:
+            _, y_neg, diagnostics = self._negatives(x)
+            f_neg = self.potential(y_neg)
+            loss = f_neg.mean() - f_pos.mean()
+            if config.alpha:
+                loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean())
+            metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
+                       "step_size": self.kernel.step_size, **diagnostics}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"EgNOT loss is {loss.item()} at step {step}; lower lr or step_size")
-        return {"loss": loss.item(), "f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
-                "step_size": self.kernel.step_size, "lr": lr, **diagnostics}
+        return {"loss": loss.item(), "lr": lr, **metrics}
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -185,7 +205,7 @@ class EgNOT(Solver):
         seed: int | None = None,
         chunk_size: int = 65_536,
     ) -> torch.Tensor:
-        """Draw ``y ~ pi_f(. | x)`` by Langevin chains started at ``N(x, eps I)``.
+        """Draw ``y ~ pi_f(. | x)``: exactly for a mixture potential, else by Langevin chains from ``N(x, eps I)``.
 
         ``x [M, D]`` gives ``[M, D]`` (one draw per row), or ``[M, n_per_x, D]`` when ``n_per_x`` is set.
         ``steps`` overrides ``sample_steps``; ``seed`` makes the draw reproducible.
@@ -204,6 +224,9 @@ class EgNOT(Solver):
         n_steps = self.config.sample_steps if steps is None else steps
         chunks = []
         for x_chunk in sources.split(chunk_size):
+            if self.exact:
+                chunks.append(self.potential.sample_conditional(x_chunk, generator))
+                continue
             y0 = self._initial_points(x_chunk, generator)
             chunks.append(run_chain(self.kernel, self.energy_target(x_chunk), y0, n_steps, generator).state.y)
         y = torch.cat(chunks)

@@ -1,0 +1,172 @@
+"""Benchmark suites: fit solvers on pairs with exact ground truth and score them beside the exact sampler's floor.
+
+Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table` renders them as Markdown.
+
+- ``gaussian``: the EgNOT paper's Table 1 protocol (:func:`~neurot.benchmarks.gaussian.gaussian_benchmark_pair`):
+  plan BW2-UVP on ``(x, y)`` in ``R^{2D}``, target-marginal BW2-UVP, and cBW2-UVP, each with the score of exact
+  samples of the same size (the Monte-Carlo floor), fit wall time, and the paper's plan number.
+- ``mixture``: the Gushchin et al. benchmark (:mod:`~neurot.benchmarks.mixture`): cBW2-UVP over test inputs with
+  many samples each, the floor, and the published LightSB / best-before-LightSB numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neurot.benchmarks.gaussian import gaussian_benchmark_pair
+from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
+from neurot.benchmarks.mixture import benchmark_pair
+from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN, MIXTURE_BEST_BEFORE_LIGHTSB, MIXTURE_LIGHTSB
+
+
+def _egnot(**options: Any) -> Callable[[float], Any]:
+    def make(eps: float):
+        from neurot.solvers import EgNOT
+
+        return EgNOT(eps=eps, **options)
+
+    return make
+
+
+#: Solvers the suites can run, by name: ``eps -> unfitted solver``.
+SOLVERS: dict[str, Callable[[float], Any]] = {
+    "egnot": _egnot(),
+    "egnot-gmm": _egnot(potential="gmm"),
+}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What a suite runs: dimensions, eps values, solvers, sample sizes and seed."""
+
+    dims: Sequence[int]
+    eps: Sequence[float]
+    solvers: Sequence[str]
+    n_train: int = 20_000
+    n_test: int = 20_000
+    n_conditional: tuple[int, int] = (100, 1000)
+    seed: int = 0
+
+
+def _fit(name: str, eps: float, x: np.ndarray, y: np.ndarray, seed: int, device: str | None):
+    solver = SOLVERS[name](eps)
+    start = time.perf_counter()
+    solver.fit(x, y, seed=seed, device=device)
+    return solver, time.perf_counter() - start
+
+
+def _draw(solver, x: np.ndarray, n_per_x: int | None, seed: int) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    y = solver.sample(x.astype(np.float32), n_per_x=n_per_x, seed=seed).cpu().numpy().astype(float)
+    return y, time.perf_counter() - start
+
+
+def gaussian_suite(grid: Grid, device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[dict]:
+    """Rows of the Gaussian suite for every (D, eps, solver) of ``grid``."""
+    rows = []
+    for dim in grid.dims:
+        for eps in grid.eps:
+            problem = gaussian_benchmark_pair(dim, eps, seed=grid.seed)
+            rng = np.random.default_rng(grid.seed)
+            x_train, y_train = problem.sample_source(grid.n_train, rng), problem.sample_target(grid.n_train, rng)
+            x_test = problem.sample_source(grid.n_test, rng)
+            n_x, n_per_x = grid.n_conditional
+            x_cond = x_test[:n_x]
+            target_var = float(np.trace(problem.target_cov))
+            exact_y = problem.sample_conditional(x_test, 1, rng)[:, 0]
+            floor = {
+                "plan_bw2_uvp": bw2_uvp(np.hstack([x_test, exact_y]), problem.plan_mean, problem.plan_cov),
+                "target_bw2_uvp": bw2_uvp(exact_y, problem.target_mean, problem.target_cov),
+                "cbw2_uvp": cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng),
+                                     problem.conditional_mean(x_cond), problem.conditional_cov, target_var),
+            }
+            for name in grid.solvers:
+                log(f"gaussian D={dim} eps={eps:g} {name}: fitting")
+                solver, fit_seconds = _fit(name, eps, x_train, y_train, grid.seed, device)
+                y, sample_seconds = _draw(solver, x_test, None, grid.seed + 1)
+                y_cond, _ = _draw(solver, x_cond, n_per_x, grid.seed + 2)
+                rows.append({
+                    "suite": "gaussian", "solver": name, "dim": dim, "eps": eps,
+                    "plan_bw2_uvp": bw2_uvp(np.hstack([x_test, y]), problem.plan_mean, problem.plan_cov),
+                    "target_bw2_uvp": bw2_uvp(y, problem.target_mean, problem.target_cov),
+                    "cbw2_uvp": cbw2_uvp(y_cond, problem.conditional_mean(x_cond), problem.conditional_cov,
+                                         target_var),
+                    **{f"floor_{k}": v for k, v in floor.items()},
+                    "paper_egnot_plan_bw2_uvp": EGNOT_GAUSSIAN_PLAN.get((float(eps), dim)),
+                    "fit_seconds": fit_seconds, "sample_seconds": sample_seconds, "n_test": grid.n_test,
+                })
+    return rows
+
+
+def mixture_suite(grid: Grid, device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[dict]:
+    """Rows of the mixture suite for every (D, eps, solver) of ``grid``."""
+    rows = []
+    for dim in grid.dims:
+        for eps in grid.eps:
+            problem = benchmark_pair(dim, eps, seed=grid.seed)
+            rng = np.random.default_rng(grid.seed)
+            x_train, y_train = problem.sample_source(grid.n_train, rng), problem.sample_target(grid.n_train, rng)
+            n_x, n_per_x = grid.n_conditional
+            x_cond = problem.sample_source(n_x, rng)
+            means, covs = problem.conditional_mean(x_cond), problem.conditional_cov(x_cond)
+            target_var = problem.target_variance(rng)
+            floor = cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng), means, covs, target_var)
+            for name in grid.solvers:
+                log(f"mixture D={dim} eps={eps:g} {name}: fitting")
+                solver, fit_seconds = _fit(name, eps, x_train, y_train, grid.seed, device)
+                y_cond, sample_seconds = _draw(solver, x_cond, n_per_x, grid.seed + 1)
+                rows.append({
+                    "suite": "mixture", "solver": name, "dim": dim, "eps": eps,
+                    "cbw2_uvp": cbw2_uvp(y_cond, means, covs, target_var), "floor_cbw2_uvp": floor,
+                    "published_lightsb": MIXTURE_LIGHTSB.get((float(eps), dim)),
+                    "published_best_before_lightsb": MIXTURE_BEST_BEFORE_LIGHTSB.get((float(eps), dim)),
+                    "fit_seconds": fit_seconds, "sample_seconds": sample_seconds,
+                })
+    return rows
+
+
+SUITES: dict[str, Callable[..., list[dict]]] = {"gaussian": gaussian_suite, "mixture": mixture_suite}
+
+#: Grids by suite: the full protocol and the ``--quick`` one (minutes on 2 CPU cores).
+GRIDS = {
+    ("gaussian", False): Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm")),
+    ("gaussian", True): Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm"), n_test=10_000),
+    ("mixture", False): Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm", "egnot"),
+                             n_conditional=(1000, 1000)),
+    ("mixture", True): Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm",), n_conditional=(1000, 1000)),
+}
+
+COLUMNS = {
+    "gaussian": [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("plan_bw2_uvp", "plan BW2-UVP %"),
+                 ("floor_plan_bw2_uvp", "floor"), ("paper_egnot_plan_bw2_uvp", "paper EgNOT"),
+                 ("target_bw2_uvp", "target BW2-UVP %"), ("floor_target_bw2_uvp", "floor"),
+                 ("cbw2_uvp", "cBW2-UVP %"), ("floor_cbw2_uvp", "floor"), ("fit_seconds", "fit s"),
+                 ("sample_seconds", "sample s")],
+    "mixture": [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("cbw2_uvp", "cBW2-UVP %"),
+                ("floor_cbw2_uvp", "floor"), ("published_lightsb", "LightSB (published)"),
+                ("published_best_before_lightsb", "best before LightSB"), ("fit_seconds", "fit s"),
+                ("sample_seconds", "sample s")],
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table of one suite's rows."""
+    if not rows:
+        return "(no rows)"
+    columns = COLUMNS[rows[0]["suite"]]
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |" for row in rows]
+    return "\n".join(lines)
