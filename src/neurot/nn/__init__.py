@@ -1,5 +1,7 @@
-"""Networks only: potentials ``[n, D] -> [n]``."""
+"""Networks only: potentials ``[n, D] -> [n]`` and time-conditioned fields ``(x, t)``."""
 
+from neurot.nn.classifier import LogitMLP, logistic_loss
 from neurot.nn.mlp import MLPPotential
+from neurot.nn.time_mlp import TimeScore, VelocityField
 
-__all__ = ["MLPPotential"]
+__all__ = ["LogitMLP", "MLPPotential", "logistic_loss", "TimeScore", "VelocityField"]
