@@ -72,18 +72,18 @@ class OTFlowConfig:
     atol: float = 1e-5
     warmup_steps: int = 3000
     refine_steps: int = 300
-    ratio_steps: int = 1500
+    ratio_steps: int = 2000
     batch_size: int = 512
     coupling: str = "ot"
     lr: float = 2e-3
-    refine_lr: float = 1e-4
-    gamma: float = 0.02
+    refine_lr: float = 2e-5
+    gamma: float = 0.005
     classifier_hidden: tuple[int, ...] = (64, 64)
-    classifier_lr: float = 1e-3
-    classifier_steps: int = 2
+    classifier_lr: float = 2e-3
+    classifier_steps: int = 5
     ratio_hidden: tuple[int, ...] = (128, 128, 128)
     ratio_lr: float = 2e-3
-    ratio_intervals: int = 10
+    ratio_intervals: int = 4
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, ODE_METHODS)
