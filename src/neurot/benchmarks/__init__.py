@@ -1,5 +1,12 @@
 """Exact ground truth and metrics (importable without matplotlib or POT)."""
 
+from neurot.benchmarks.dynamic import (
+    discrete_ot_cost,
+    gaussian_log_density_ratio,
+    gaussian_mutual_information,
+    gaussian_ot_cost,
+    l2_uvp,
+)
 from neurot.benchmarks.gaussian import (
     GaussianEOT,
     brenier_map,
@@ -16,7 +23,12 @@ __all__ = [
     "bw2_squared",
     "bw2_uvp",
     "cbw2_uvp",
+    "discrete_ot_cost",
     "energy_distance",
     "gaussian_benchmark_pair",
+    "gaussian_log_density_ratio",
+    "gaussian_mutual_information",
+    "gaussian_ot_cost",
+    "l2_uvp",
     "random_gaussian",
 ]

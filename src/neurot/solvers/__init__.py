@@ -2,7 +2,8 @@
 
 from neurot.solvers.base import NotFittedError, Solver
 from neurot.solvers.egnot import EgNOT, EgNOTConfig
+from neurot.solvers.otflow import OTFlow, OTFlowConfig
 
-SOLVERS: dict[str, type[Solver]] = {EgNOT.name: EgNOT}
+SOLVERS: dict[str, type[Solver]] = {EgNOT.name: EgNOT, OTFlow.name: OTFlow}
 
-__all__ = ["SOLVERS", "EgNOT", "EgNOTConfig", "NotFittedError", "Solver"]
+__all__ = ["SOLVERS", "EgNOT", "EgNOTConfig", "NotFittedError", "OTFlow", "OTFlowConfig", "Solver"]

@@ -1,0 +1,97 @@
+"""OT flow against ground truth: Gaussian maps (L2-UVP, inversion, log density ratio) and moons -> checkerboard.
+
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/otflow.py [gaussian|moons|all] [--dims 2 8] [--quick]``.
+Times are wall-clock on whatever machine runs it (single-threaded torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from neurot import OTFlow
+from neurot.benchmarks import (
+    brenier_map,
+    discrete_ot_cost,
+    energy_distance,
+    gaussian_log_density_ratio,
+    gaussian_ot_cost,
+    l2_uvp,
+    random_gaussian,
+)
+from neurot.data import toy_sampler
+
+
+def gaussian(dim: int, quick: bool) -> None:
+    """Map L2-UVP vs Brenier, inversion error, log-ratio error and kinetic cost for a Gaussian pair in ``dim``."""
+    rng = np.random.default_rng(0)
+    a, cov_a = random_gaussian(dim, rng)
+    _, cov_b = random_gaussian(dim, rng)
+    b = np.full(dim, 0.5)
+    x, y = rng.multivariate_normal(a, cov_a, 50_000), rng.multivariate_normal(b, cov_b, 50_000)
+    scale = 0.2 if quick else 1.0
+    flow = OTFlow(warmup_steps=int(3000 * scale), refine_steps=int(300 * scale), ratio_steps=int(3000 * scale))
+    start = time.perf_counter()
+    flow.fit(x, y, seed=0)
+    seconds = time.perf_counter() - start
+    test = rng.multivariate_normal(a, cov_a, 5000)
+    mapped = flow.transport(test)
+    uvp = l2_uvp(mapped, brenier_map(test, a, cov_a, b, cov_b), np.trace(cov_b))
+    points = torch.as_tensor(test, dtype=torch.float32)
+    inversion = (flow.inverse(mapped) - points).norm(dim=1).mean().item()
+    mixed = np.concatenate([test[:2000], rng.multivariate_normal(b, cov_b, 2000)])
+    exact = gaussian_log_density_ratio(mixed, a, cov_a, b, cov_b)
+    error = flow.log_density_ratio(mixed).double().numpy() - exact
+    ratio = np.sqrt(np.mean(error**2)) / np.sqrt(np.mean(exact**2))
+    kinetic, optimum = flow.kinetic_energy(test), gaussian_ot_cost(a, cov_a, b, cov_b)
+    print(f"gaussian D={dim}: fit {seconds:.0f} s, L2-UVP {uvp:.3f} %, inversion {inversion:.2e}, "
+          f"log-ratio rel RMSE {100 * ratio:.1f} %, kinetic {kinetic:.4f} vs 1/2 W2^2 {optimum:.4f}")
+
+
+def moons(quick: bool) -> None:
+    """Kinetic cost of the flow moons -> checkerboard after warm start and refinement vs exact discrete OT."""
+    source, target = toy_sampler("moons", 0)(20_000), toy_sampler("checkerboard", 1)(20_000)
+    scale = 0.2 if quick else 1.0
+    flow = OTFlow(warmup_steps=int(4000 * scale), refine_steps=int(1000 * scale), ratio_steps=0)
+    start = time.perf_counter()
+    checkpoints = {}
+
+    def record(solver, step, metrics):
+        if step == solver.config.warmup_steps:  # end of the warm start (no steps override below)
+            checkpoints["warm start"] = solver.kinetic_energy(test)
+
+    test = toy_sampler("moons", 2)(4000)
+    flow.fit(source, target, seed=0, callbacks=[record])
+    seconds = time.perf_counter() - start
+    checkpoints["refined"] = flow.kinetic_energy(test)
+    optimum = discrete_ot_cost(test, toy_sampler("checkerboard", 3)(4000))
+    pushed = flow.transport(test)
+    own = discrete_ot_cost(test, pushed)  # the OT cost between the flow's own endpoints: kinetic >= this
+    fit_quality = energy_distance(pushed, toy_sampler("checkerboard", 4)(4000))
+    floor = energy_distance(toy_sampler("checkerboard", 5)(4000), toy_sampler("checkerboard", 4)(4000))
+    parts = ", ".join(f"{k} {v:.4f} ({100 * (v / optimum - 1):+.1f} %)" for k, v in checkpoints.items())
+    print(f"moons -> checkerboard: fit {seconds:.0f} s; kinetic cost {parts}; discrete OT optimum {optimum:.4f} "
+          f"(4000 vs 4000 points); OT cost between x and T(x) {own:.4f}; "
+          f"energy distance T#P vs Q {fit_quality:.4f} (two Q samples: {floor:.4f})")
+
+
+def main() -> None:
+    """Parse the command line and run the suites."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suite", nargs="?", default="all", choices=["gaussian", "moons", "all"])
+    parser.add_argument("--dims", type=int, nargs="+", default=[2, 8])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.suite in ("gaussian", "all"):
+        for dim in args.dims:
+            gaussian(dim, args.quick)
+    if args.suite in ("moons", "all"):
+        moons(args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""OT flow: dynamic optimal transport by an invertible flow network (Xu, Cheng, Xie, AISTATS 2025, arXiv 2305.11857).
+
+A velocity field ``v(x, t)`` defines the flow ``dx/dt = v(x, t)`` on ``t in [0, 1]``; ``T(x) = x(1)`` from
+``x(0) = x ~ P`` should push ``P`` to ``Q`` with the least kinetic energy (Benamou-Brenier, MATH.md section 6):
+
+    min_v  integral_0^1 E |v(x_t, t)|^2 dt,   x_0 ~ P, x_1 ~ Q   (= W2^2(P, Q) = E |x - T*(x)|^2 at the optimum).
+
+Training runs three phases over the ``steps`` of :meth:`~neurot.solvers.base.Solver.fit`, their lengths in the
+proportions ``warmup_steps : refine_steps : ratio_steps``:
+
+1. **Warm start** by conditional flow matching: ``x_t = (1 - t) x_0 + t x_1`` with ``(x_0, x_1)`` a minibatch OT
+   coupling (exact assignment, ``coupling="ot"``) or independent pairs; loss ``E |v(x_t, t) - (x_1 - x_0)|^2``.
+2. **Refinement** of the relaxed objective, one direction per step, alternating P -> Q and Q -> P (the inverse flow):
+   ``KL(T_# P || Q) + gamma * K / s^2``, with ``K = sum_k 1/2 |x(t_k) - x(t_{k-1})|^2 / (t_k - t_{k-1})`` the
+   discretised kinetic energy on the integration grid and ``s`` the data scale (so ``gamma`` has no units). The KL
+   term is replaced by ``-E_P[r(T(x))]`` with ``r`` a logistic classifier between ``Q`` and pushed samples
+   (optimum ``r = log q - log p_1``), refitted before every flow update: no log-determinant is needed.
+3. **Infinitesimal density ratio**: the flow frozen, a time score ``r(x, t)`` is fitted with logistic losses between
+   consecutive snapshots ``p_{k-1}, p_k`` of the flow on a grid ``0 = s_0 < ... < s_L = 1`` (half the batch
+   pushed forward from ``P`` with ``Q`` itself as the last snapshot, half backward from ``Q`` with ``P`` as the
+   first), each interval's logit being ``integral_{s_{k-1}}^{s_k} r(x, s) ds`` (2-point Gauss-Legendre). The optimum
+   is ``r(x, t) = d/dt log p_t(x)``, hence ``log q(x) - log p(x) = integral_0^1 r(x, s) ds``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+
+from neurot._validation import as_points, check_choice, check_int, check_positive, check_probability
+from neurot.data import DataSource
+from neurot.integrators import ODE_METHODS, integrate, time_grid
+from neurot.nn import LogitMLP, TimeScore, VelocityField, logistic_loss
+from neurot.solvers.base import Solver
+
+#: Nodes (in [0, 1]) and weights of 2-point Gauss-Legendre quadrature on one interval.
+_GAUSS_NODES = (0.5 - 0.5 / math.sqrt(3.0), 0.5 + 0.5 / math.sqrt(3.0))
+
+
+@dataclass
+class OTFlowConfig:
+    """Options of :class:`OTFlow`; every one has a working default.
+
+    Attributes:
+        hidden, activation: widths and activation of the velocity MLP ``v(x, t)`` (smooth: ``"silu"``).
+        method: ODE integrator, one of :data:`neurot.integrators.ODE_METHODS` (``"rk4"`` as in the reference).
+        ode_steps: fixed steps on ``[0, 1]`` (also the grid of the kinetic energy); ``rtol``, ``atol``: ``dopri5``.
+        warmup_steps, refine_steps, ratio_steps: lengths of the three training phases (module docstring); a
+            ``fit(steps=N)`` keeps their proportions.
+        batch_size: points per batch from each of P and Q.
+        coupling: warm-start pairing, ``"ot"`` (exact minibatch OT assignment) or ``"independent"``.
+        lr: Adam learning rate of the warm start (cosine-decayed); ``refine_lr``: of the refinement.
+        gamma: weight of the kinetic energy (in units of the data variance) in the refinement.
+        classifier_hidden, classifier_lr, classifier_steps: the logistic classifiers of the refinement, and their
+            Adam updates before every flow update.
+        ratio_hidden, ratio_lr, ratio_intervals: the time score network, its learning rate, and the number of
+            snapshot intervals ``L`` of the density-ratio phase.
+
+    """
+
+    hidden: tuple[int, ...] = (128, 128, 128)
+    activation: str = "silu"
+    method: str = "rk4"
+    ode_steps: int = 10
+    rtol: float = 1e-5
+    atol: float = 1e-5
+    warmup_steps: int = 3000
+    refine_steps: int = 300
+    ratio_steps: int = 2000
+    batch_size: int = 512
+    coupling: str = "ot"
+    lr: float = 2e-3
+    refine_lr: float = 2e-5
+    gamma: float = 0.005
+    classifier_hidden: tuple[int, ...] = (64, 64)
+    classifier_lr: float = 2e-3
+    classifier_steps: int = 5
+    ratio_hidden: tuple[int, ...] = (128, 128, 128)
+    ratio_lr: float = 2e-3
+    ratio_intervals: int = 4
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, ODE_METHODS)
+        check_choice("coupling", self.coupling, ["ot", "independent"])
+        check_choice("activation", self.activation, ["silu", "softplus", "relu", "leaky_relu"])
+        for name in ("ode_steps", "batch_size", "classifier_steps", "ratio_intervals"):
+            check_int(name, getattr(self, name))
+        for name in ("warmup_steps", "refine_steps", "ratio_steps"):
+            check_int(name, getattr(self, name), minimum=0)
+        if self.steps < 1:
+            raise ValueError("warmup_steps + refine_steps + ratio_steps must be >= 1")
+        for name in ("lr", "refine_lr", "classifier_lr", "ratio_lr", "rtol", "atol"):
+            check_positive(name, getattr(self, name))
+        if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float)) or not self.gamma >= 0:
+            raise ValueError(f"gamma must be a number >= 0, got {self.gamma!r}")
+        for name in ("hidden", "classifier_hidden", "ratio_hidden"):
+            widths = tuple(getattr(self, name))
+            if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
+                raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
+            setattr(self, name, widths)
+
+    @property
+    def steps(self) -> int:
+        """Total training iterations: ``warmup_steps + refine_steps + ratio_steps``."""
+        return self.warmup_steps + self.refine_steps + self.ratio_steps
+
+
+def kinetic_energy(path: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """Discretised kinetic energy per path: ``sum_k 1/2 |x_k - x_{k-1}|^2 / |t_k - t_{k-1}|``.
+
+    ``path [T, n, D]`` at ``times [T]`` gives ``[n]``. For straight constant-speed paths it equals
+    ``1/2 |x_T - x_0|^2``, the quadratic cost: its mean over an optimal flow is the OT cost ``1/2 W2^2``.
+    """
+    dt = (times[1:] - times[:-1]).abs().to(path)
+    return 0.5 * ((path[1:] - path[:-1]).square().sum(-1) / dt[:, None]).sum(0)
+
+
+class OTFlow(Solver):
+    """Dynamic OT by an invertible flow network (MATH.md section 6).
+
+    Example::
+
+        flow = neurot.OTFlow().fit(x, y)              # x [N, D] ~ P, y [M, D] ~ Q
+        y_hat = flow.transport(x_test)                # T(x), [n, D]
+        x_back = flow.inverse(y_hat)                  # T^{-1}, [n, D]
+        path = flow.trajectory(x_test, n_steps=20)    # [21, n, D]
+        log_ratio = flow.log_density_ratio(points)    # log q - log p, [n]
+    """
+
+    name = "otflow"
+    Config = OTFlowConfig
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.velocity: VelocityField | None = None
+        self.time_score: TimeScore | None = None
+
+    # -- the model ----------------------------------------------------------------------------------------------
+    def _build(self, dim: int) -> None:
+        config = self.config
+        self.dim = dim
+        self.velocity = VelocityField(dim, config.hidden, config.activation).to(self.device)
+        self.time_score = TimeScore(dim, config.ratio_hidden, config.activation).to(self.device)
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"velocity": self.velocity, "time_score": self.time_score}
+
+    def _integrate(self, x: torch.Tensor, times: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        config = self.config
+        return integrate(self.velocity, x, times, method=config.method, steps=steps, rtol=config.rtol,
+                         atol=config.atol)
+
+    def _path(self, x: torch.Tensor, start: float, end: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """States ``[K + 1, n, D]`` on the training grid from ``start`` to ``end``, and the grid ``[K + 1]``."""
+        times = time_grid(start, end, self.config.ode_steps).to(x.device)
+        return self._integrate(x, times), times
+
+    # -- training -----------------------------------------------------------------------------------------------
+    def _setup(self, source: DataSource, target: DataSource) -> None:
+        config = self.config
+        self.source_data, self.target_data = source, target
+        self._build(source.dim)
+        loc = 0.5 * (source.mean + target.mean).to(self.device)
+        self.data_scale = math.sqrt(0.5 * (source.std**2 + target.std**2))
+        for module in (self.velocity, self.time_score):
+            module.set_normalization(loc, self.data_scale)
+        self.classifiers = {}
+        for direction, data in (("forward", target), ("backward", source)):
+            classifier = LogitMLP(source.dim, config.classifier_hidden, config.activation).to(self.device)
+            classifier.set_normalization(data.mean.to(self.device), data.std)
+            self.classifiers[direction] = (classifier, torch.optim.Adam(classifier.parameters(),
+                                                                        lr=config.classifier_lr))
+        self.flow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.lr)
+        self.ratio_optimizer = torch.optim.Adam(self.time_score.parameters(), lr=config.ratio_lr)
+        self._refining = False
+
+    def _phase_bounds(self, total: int) -> tuple[int, int]:
+        """Last step of the warm start and of the refinement when training for ``total`` steps."""
+        config = self.config
+        warm = round(total * config.warmup_steps / config.steps)
+        refine = round(total * (config.warmup_steps + config.refine_steps) / config.steps)
+        return warm, refine
+
+    def _train_step(self, step: int, total: int) -> dict[str, float]:
+        warm, refine = self._phase_bounds(total)
+        if step <= warm:
+            return self._warmup_step(step - 1, warm)
+        if step <= refine:
+            return self._refine_step(step - warm - 1)
+        return self._ratio_step(step - refine - 1, total - refine)
+
+    @staticmethod
+    def _cosine(lr: float, index: int, length: int) -> float:
+        return lr * 0.5 * (1 + math.cos(math.pi * index / max(length, 1)))
+
+    def _couple(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """Reorder ``x1 [B, D]`` so that ``(x0, x1)`` is the exact OT assignment for the quadratic cost."""
+        cost = torch.cdist(x0, x1).square().cpu().numpy().astype(np.float64)
+        _, columns = linear_sum_assignment(cost)
+        return x1[torch.as_tensor(columns, device=x1.device)]
+
+    def _warmup_step(self, index: int, length: int) -> dict[str, float]:
+        config, generator = self.config, self.generator
+        x0 = self.source_data.sample(config.batch_size, generator, self.device)
+        x1 = self.target_data.sample(config.batch_size, generator, self.device)
+        if config.coupling == "ot":
+            x1 = self._couple(x0, x1)
+        t = torch.rand(config.batch_size, 1, generator=generator, device=self.device)
+        xt = (1 - t) * x0 + t * x1
+        lr = self._set_lr(self.flow_optimizer, self._cosine(config.lr, index, length))
+        residual = self.velocity(xt, t[:, 0]) - (x1 - x0)
+        loss = residual.square().sum(1).mean() / self.data_scale**2
+        self._update(self.flow_optimizer, loss, "flow matching")
+        return {"loss": loss.item(), "phase": 0.0, "lr": lr}
+
+    def _refine_step(self, index: int) -> dict[str, float]:
+        config, generator = self.config, self.generator
+        if not self._refining:
+            self._refining = True
+            for group in self.flow_optimizer.param_groups:
+                group["lr"] = config.refine_lr
+        forward = index % 2 == 0
+        start_data, end_data = (self.source_data, self.target_data) if forward else (self.target_data,
+                                                                                     self.source_data)
+        classifier, optimizer = self.classifiers["forward" if forward else "backward"]
+        start = start_data.sample(config.batch_size, generator, self.device)
+        path, times = self._path(start, 0.0, 1.0) if forward else self._path(start, 1.0, 0.0)
+        pushed = path[-1]
+        for _ in range(config.classifier_steps):
+            real = end_data.sample(config.batch_size, generator, self.device)
+            class_loss = logistic_loss(classifier(real), classifier(pushed.detach()))
+            self._update(optimizer, class_loss, "classifier")
+        classifier.requires_grad_(False)
+        kl = -classifier(pushed).mean()
+        classifier.requires_grad_(True)
+        kinetic = kinetic_energy(path, times).mean()
+        loss = kl + config.gamma * kinetic / self.data_scale**2
+        self._update(self.flow_optimizer, loss, "refinement")
+        return {"loss": loss.item(), "phase": 1.0, "kl": kl.item(), "kinetic": kinetic.item(),
+                "classifier_loss": class_loss.item(), "direction": 1.0 if forward else -1.0}
+
+    def _ratio_grid(self) -> torch.Tensor:
+        return time_grid(0.0, 1.0, self.config.ratio_intervals).to(self.device)
+
+    def _interval_logits(self, x: torch.Tensor, start: float, end: float) -> torch.Tensor:
+        """``integral_start^end r(x, s) ds`` by 2-point Gauss-Legendre: ``[n]``."""
+        width = end - start
+        return sum(0.5 * width * self.time_score(x, start + node * width) for node in _GAUSS_NODES)
+
+    def _ratio_step(self, index: int, length: int) -> dict[str, float]:
+        config, generator = self.config, self.generator
+        grid = self._ratio_grid()
+        half = max(1, config.batch_size // 2)
+        x0 = self.source_data.sample(half, generator, self.device)
+        x1 = self.target_data.sample(half, generator, self.device)
+        with torch.no_grad():
+            forward = self._integrate(x0, grid, steps=self._grid_steps())
+            backward = self._integrate(x1, grid.flip(0), steps=self._grid_steps()).flip(0)
+        forward[-1] = self.target_data.sample(half, generator, self.device)
+        backward[0] = self.source_data.sample(half, generator, self.device)
+        snapshots = torch.cat([forward, backward], dim=1)
+        lr = self._set_lr(self.ratio_optimizer, self._cosine(config.ratio_lr, index, length))
+        times = grid.tolist()
+        loss = sum(logistic_loss(self._interval_logits(snapshots[k], times[k - 1], times[k]),
+                                 self._interval_logits(snapshots[k - 1], times[k - 1], times[k]))
+                   for k in range(1, len(times)))
+        self._update(self.ratio_optimizer, loss, "density ratio")
+        return {"loss": loss.item(), "phase": 2.0, "lr": lr}
+
+    def _grid_steps(self) -> int | None:
+        """Fixed steps per unit time for outputs on an arbitrary grid (None for adaptive methods)."""
+        return self.config.ode_steps if ODE_METHODS[self.config.method] else None
+
+    @staticmethod
+    def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> float:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"OTFlow {what} loss is {loss.item()} at step {self.step}; lower the rates")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    # -- inference ----------------------------------------------------------------------------------------------
+    def _points(self, name: str, x: Any) -> torch.Tensor:
+        self._check_fitted()
+        return as_points(name, x, dim=self.dim).to(self.device)
+
+    @torch.no_grad()
+    def flow(self, x: Any, t_start: float, t_end: float, *, chunk_size: int = 65_536) -> torch.Tensor:
+        """Move points ``x [n, D]`` along the flow from time ``t_start`` to ``t_end`` (both in [0, 1]): ``[n, D]``."""
+        points = self._points("x", x)
+        check_probability("t_start", t_start)
+        check_probability("t_end", t_end)
+        if t_start == t_end:
+            return points.clone()
+        times = torch.tensor([float(t_start), float(t_end)], device=self.device)
+        steps = self._grid_steps()
+        return torch.cat([self._integrate(chunk, times, steps=steps)[-1] for chunk in points.split(chunk_size)])
+
+    def transport(self, x: Any) -> torch.Tensor:
+        """The learned map ``T(x)``: the flow from ``t = 0`` to ``1`` of ``x [n, D]`` (source points): ``[n, D]``."""
+        return self.flow(x, 0.0, 1.0)
+
+    def inverse(self, y: Any) -> torch.Tensor:
+        """The inverse map ``T^{-1}(y)``: the flow from ``t = 1`` back to ``0`` of ``y [n, D]``: ``[n, D]``."""
+        return self.flow(y, 1.0, 0.0)
+
+    def interpolate(self, x: Any, t: float) -> torch.Tensor:
+        """Samples of the intermediate distribution ``p_t``: source points ``x [n, D] ~ P`` moved to time ``t``."""
+        return self.flow(x, 0.0, t)
+
+    @torch.no_grad()
+    def trajectory(self, x: Any, n_steps: int = 20) -> torch.Tensor:
+        """The paths of ``x [n, D]`` at ``n_steps + 1`` equally spaced times from 0 to 1: ``[n_steps + 1, n, D]``."""
+        points = self._points("x", x)
+        check_int("n_steps", n_steps)
+        return self._integrate(points, time_grid(0.0, 1.0, n_steps).to(self.device), steps=self._grid_steps())
+
+    @torch.no_grad()
+    def kinetic_energy(self, x: Any) -> float:
+        """Mean kinetic cost ``E integral_0^1 1/2 |v(x_t, t)|^2 dt`` of the flow from ``x [n, D] ~ P``.
+
+        Discretised on the integration grid (:func:`kinetic_energy`). With the cost ``1/2 |x - y|^2`` it is bounded
+        below by the OT cost ``1/2 W2^2(P, T_# P)`` and equals it for the optimal flow.
+        """
+        points = self._points("x", x)
+        path, times = self._path(points, 0.0, 1.0)
+        return float(kinetic_energy(path, times).mean())
+
+    @torch.no_grad()
+    def log_density_ratio(self, x: Any) -> torch.Tensor:
+        """Estimate of ``log q(x) - log p(x)`` for points ``x [n, D]``: ``integral_0^1 r(x, s) ds``, ``[n]``."""
+        points = self._points("x", x)
+        times = self._ratio_grid().tolist()
+        return sum(self._interval_logits(points, times[k - 1], times[k]) for k in range(1, len(times)))
+
+    def sample(self, x: Any, n_per_x: int | None = None, *, seed: int | None = None) -> torch.Tensor:
+        """``T(x)`` in the plan-sampling interface of the other solvers (the plan is deterministic).
+
+        ``x [M, D]`` gives ``[M, D]``, or ``[M, n_per_x, D]`` (copies) when ``n_per_x`` is set; ``seed`` is unused.
+        """
+        check_int("n_per_x", n_per_x, allow_none=True)
+        check_int("seed", seed, minimum=0, allow_none=True)
+        y = self.transport(x)
+        return y if n_per_x is None else y[:, None, :].expand(-1, n_per_x, -1).contiguous()
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"data_scale": getattr(self, "data_scale", 1.0)}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self.data_scale = float(state.get("data_scale", 1.0))

@@ -1,0 +1,167 @@
+"""OT flow against exact Gaussian ground truth: the Brenier map, the log density ratio, invertibility."""
+
+import numpy as np
+import pytest
+import torch
+
+import neurot
+from neurot.benchmarks import brenier_map, gaussian_log_density_ratio, gaussian_ot_cost, l2_uvp, random_gaussian
+from neurot.solvers.otflow import OTFlow, kinetic_energy
+
+SMALL = {"hidden": (64, 64), "ratio_hidden": (64, 64), "batch_size": 256, "ratio_intervals": 4}
+
+
+def gaussian_pair(dim: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    a, cov_a = random_gaussian(dim, rng)
+    _, cov_b = random_gaussian(dim, rng)
+    return a, cov_a, np.full(dim, 0.5), cov_b
+
+
+def samples(mean, cov, n, seed):
+    return np.random.default_rng(seed).multivariate_normal(mean, cov, size=n)
+
+
+@pytest.fixture(scope="module")
+def fitted_2d():
+    a, cov_a, b, cov_b = problem = gaussian_pair(2)
+    flow = OTFlow(warmup_steps=400, refine_steps=0, ratio_steps=600, **SMALL)
+    flow.fit(samples(a, cov_a, 20_000, 1), samples(b, cov_b, 20_000, 2), seed=0)
+    return problem, flow
+
+
+def test_map_matches_brenier_map_2d(fitted_2d):
+    (a, cov_a, b, cov_b), flow = fitted_2d
+    x = samples(a, cov_a, 4000, 3)
+    score = l2_uvp(flow.transport(x), brenier_map(x, a, cov_a, b, cov_b), np.trace(cov_b))
+    assert score < 1.0
+
+
+def test_inverse_undoes_transport(fitted_2d):
+    (a, cov_a, _, _), flow = fitted_2d
+    x = torch.as_tensor(samples(a, cov_a, 2000, 4), dtype=torch.float32)
+    error = (flow.inverse(flow.transport(x)) - x).norm(dim=1).mean().item()
+    assert error < 1e-3
+
+
+def test_kinetic_energy_near_gaussian_ot_cost(fitted_2d):
+    (a, cov_a, b, cov_b), flow = fitted_2d
+    exact = gaussian_ot_cost(a, cov_a, b, cov_b)
+    assert flow.kinetic_energy(samples(a, cov_a, 4000, 5)) == pytest.approx(exact, rel=0.05)
+
+
+def test_log_density_ratio_against_exact(fitted_2d):
+    """Points from P and Q; a short fit (the slow test asks for 10 %)."""
+    (a, cov_a, b, cov_b), flow = fitted_2d
+    x = np.concatenate([samples(a, cov_a, 1000, 6), samples(b, cov_b, 1000, 7)])
+    exact = gaussian_log_density_ratio(x, a, cov_a, b, cov_b)
+    error = flow.log_density_ratio(x).double().numpy() - exact
+    assert np.sqrt(np.mean(error**2)) / np.sqrt(np.mean(exact**2)) < 0.3
+
+
+def test_trajectory_interpolate_and_sample_agree(fitted_2d):
+    (a, cov_a, _, _), flow = fitted_2d
+    x = torch.as_tensor(samples(a, cov_a, 100, 8), dtype=torch.float32)
+    path = flow.trajectory(x, n_steps=5)
+    assert path.shape == (6, 100, 2)
+    torch.testing.assert_close(path[0], x)
+    torch.testing.assert_close(path[-1], flow.transport(x), atol=1e-4, rtol=0)
+    torch.testing.assert_close(path[2], flow.interpolate(x, 0.4), atol=1e-4, rtol=0)
+    assert flow.sample(x, n_per_x=3).shape == (100, 3, 2)
+    torch.testing.assert_close(flow.sample(x), flow.transport(x))
+
+
+def test_intermediate_marginal_is_the_mccann_interpolant(fitted_2d):
+    """Along the optimal flow x_t = (1 - t) x + t T*(x): check the covariance at t = 1/2 to 5 % (relative,
+    Frobenius). A short minibatch-OT warm start bends paths slightly (about 2 % here), hence not tighter."""
+    (a, cov_a, b, cov_b), flow = fitted_2d
+    x = samples(a, cov_a, 20_000, 9)
+    middle = 0.5 * (x + brenier_map(x, a, cov_a, b, cov_b))
+    learned = flow.interpolate(x, 0.5).double().numpy()
+    expected = np.cov(middle.T)
+    assert np.linalg.norm(np.cov(learned.T) - expected) / np.linalg.norm(expected) < 0.05
+
+
+def test_save_load_round_trip(fitted_2d, tmp_path):
+    _, flow = fitted_2d
+    flow.save(tmp_path / "model")
+    loaded = neurot.OTFlow.load(tmp_path / "model")
+    x = torch.randn(20, 2)
+    assert torch.equal(flow.transport(x), loaded.transport(x))
+    assert torch.equal(flow.log_density_ratio(x), loaded.log_density_ratio(x))
+
+
+def test_refinement_runs_both_directions_and_records_terms():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 2
+    flow = OTFlow(warmup_steps=4, refine_steps=4, ratio_steps=2, ode_steps=4, **SMALL).fit(x, y, seed=0)
+    refine = [h for h in flow.history if h["phase"] == 1.0]
+    assert [h["direction"] for h in refine] == [1.0, -1.0, 1.0, -1.0]
+    assert all(np.isfinite(h["kl"]) and h["kinetic"] > 0 for h in refine)
+    assert len(flow.history) == 10
+
+
+def test_fit_steps_keeps_phase_proportions_and_same_seed_same_result():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 1
+    runs = [OTFlow(warmup_steps=20, refine_steps=10, ratio_steps=10, ode_steps=2, **SMALL).fit(x, y, steps=8, seed=3)
+            for _ in range(2)]
+    assert [h["phase"] for h in runs[0].history] == [0.0] * 4 + [1.0] * 2 + [2.0] * 2
+    for first, second in zip(runs[0].velocity.parameters(), runs[1].velocity.parameters(), strict=True):
+        assert torch.equal(first, second)
+
+
+def test_kinetic_energy_of_straight_paths():
+    times = torch.linspace(0, 1, 5)
+    start, end = torch.zeros(3, 2), torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])
+    path = start + times[:, None, None] * (end - start)
+    torch.testing.assert_close(kinetic_energy(path, times), torch.tensor([0.5, 2.0, 12.5]))
+    torch.testing.assert_close(kinetic_energy(path.flip(0), times.flip(0)), torch.tensor([0.5, 2.0, 12.5]))
+
+
+@pytest.mark.parametrize(("option", "value", "error"), [
+    ("method", "rk45", ValueError), ("coupling", "sinkhorn", ValueError), ("ode_steps", 0, ValueError),
+    ("ode_steps", 2.5, TypeError), ("lr", -1.0, ValueError), ("gamma", -0.1, ValueError),
+    ("hidden", (), ValueError), ("steps", 10, ValueError), ("ratio_intervals", "4", TypeError),
+])
+def test_bad_options_name_the_argument(option, value, error):
+    with pytest.raises(error, match=option):
+        OTFlow(**{option: value})
+
+
+def test_bad_inputs_name_the_argument(fitted_2d):
+    _, flow = fitted_2d
+    with pytest.raises(ValueError, match="x must have dimension"):
+        flow.transport(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        flow.log_density_ratio(np.full((2, 2), np.nan))
+    with pytest.raises(ValueError, match="t_end"):
+        flow.interpolate(np.zeros((2, 2)), 1.5)
+    with pytest.raises(TypeError, match="n_steps"):
+        flow.trajectory(np.zeros((2, 2)), n_steps=2.0)
+    with pytest.raises(neurot.NotFittedError):
+        OTFlow().transport(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="target must have dimension"):
+        OTFlow().fit(np.zeros((10, 2)), np.zeros((10, 3)))
+
+
+@pytest.mark.slow
+def test_log_density_ratio_within_ten_percent_2d():
+    a, cov_a, b, cov_b = gaussian_pair(2)
+    flow = OTFlow(warmup_steps=600, refine_steps=0, ratio_steps=3000, ratio_intervals=4)
+    flow.fit(samples(a, cov_a, 50_000, 1), samples(b, cov_b, 50_000, 2), seed=0)
+    x = np.concatenate([samples(a, cov_a, 2000, 6), samples(b, cov_b, 2000, 7)])
+    exact = gaussian_log_density_ratio(x, a, cov_a, b, cov_b)
+    error = flow.log_density_ratio(x).double().numpy() - exact
+    assert np.sqrt(np.mean(error**2)) / np.sqrt(np.mean(exact**2)) < 0.1
+
+
+@pytest.mark.slow
+def test_map_and_inverse_8d():
+    a, cov_a, b, cov_b = gaussian_pair(8)
+    flow = OTFlow(warmup_steps=3000, refine_steps=0, ratio_steps=0)
+    flow.fit(samples(a, cov_a, 50_000, 1), samples(b, cov_b, 50_000, 2), seed=0)
+    x = samples(a, cov_a, 5000, 3)
+    assert l2_uvp(flow.transport(x), brenier_map(x, a, cov_a, b, cov_b), np.trace(cov_b)) < 1.0
+    x = torch.as_tensor(x, dtype=torch.float32)
+    assert (flow.inverse(flow.transport(x)) - x).norm(dim=1).mean().item() < 1e-3
