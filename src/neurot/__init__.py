@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from neurot.solvers import EgNOT, NotFittedError  # noqa: E402
+from neurot.solvers import SFEUOT, EgNOT, NotFittedError  # noqa: E402
 
-__all__ = ["EgNOT", "NotFittedError", "__version__"]
+__all__ = ["SFEUOT", "EgNOT", "NotFittedError", "__version__"]

@@ -2,7 +2,8 @@
 
 from neurot.solvers.base import NotFittedError, Solver
 from neurot.solvers.egnot import EgNOT, EgNOTConfig
+from neurot.solvers.sfeuot import SFEUOT, SFEUOTConfig
 
-SOLVERS: dict[str, type[Solver]] = {EgNOT.name: EgNOT}
+SOLVERS: dict[str, type[Solver]] = {EgNOT.name: EgNOT, SFEUOT.name: SFEUOT}
 
-__all__ = ["SOLVERS", "EgNOT", "EgNOTConfig", "NotFittedError", "Solver"]
+__all__ = ["SOLVERS", "SFEUOT", "EgNOT", "EgNOTConfig", "NotFittedError", "SFEUOTConfig", "Solver"]
