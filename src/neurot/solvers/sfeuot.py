@@ -35,6 +35,11 @@ Algorithm (per step; both networks trained by Adam, learning rates cosine-decaye
    the paper reports as the accuracy bottleneck. ``V(t < 1, .)`` is fitted by the residual alone; the diagnostic
    ``gibbs_gap = E_x[E_z(c - V(1, T)) - eps H(T(x, .)) + eps log Z(x)]`` uses ``V(0, .)`` for ``eps log Z`` and
    estimates ``eps E_x KL(T(x, .) || pi_g(. | x))`` (>= 0 when ``V(0, .)`` is accurate).
+
+Limitation: the generator's conditionals are Gaussian (exact entropy, exact for Gaussian problems). A plan that
+splits one source point's mass between distant modes is out of reach: on a target with 2 % far outliers the
+*balanced* solver (``tau = None``) sends only 0-0.4 % of samples there instead of 2 %, and distorts the inliers.
+The unbalanced solver is unaffected (it should discard the outliers, and does).
 """
 
 from __future__ import annotations
