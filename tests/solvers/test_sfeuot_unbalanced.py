@@ -72,3 +72,21 @@ def test_outliers_are_discarded(psi):
     weights = solver.target_weight(y).numpy()
     assert weights[outlier].mean() < 0.05
     assert weights[~outlier].mean() == pytest.approx(1.0 / 0.98, abs=0.05)
+
+
+def test_outlier_toy_set_and_example_config():
+    from pathlib import Path
+
+    import torch
+
+    from neurot.config import read_config
+    from neurot.data.toy import OUTLIER_CENTRE, TOY_SETS
+    from neurot.runs import make_solver
+
+    points = TOY_SETS["gaussian_outliers"](50_000, torch.Generator().manual_seed(0)).numpy()
+    near = np.linalg.norm(points - np.array(OUTLIER_CENTRE), axis=1) < 3.0
+    assert near.mean() == pytest.approx(0.02, abs=0.003)
+    config = read_config(Path(__file__).parents[2] / "examples" / "outliers.toml")
+    assert config["data"]["target"] == "gaussian_outliers"
+    solver = make_solver(config["solver"])
+    assert isinstance(solver, neurot.SFEUOT) and solver.config.tau == 1.0
