@@ -15,9 +15,11 @@ from neurot.benchmarks.gaussian import (
     random_gaussian,
 )
 from neurot.benchmarks.metrics import bw2_squared, bw2_uvp, cbw2_uvp, energy_distance
+from neurot.benchmarks.unbalanced import UnbalancedGaussianEOT
 
 __all__ = [
     "GaussianEOT",
+    "UnbalancedGaussianEOT",
     "brenier_map",
     "brenier_map_matrix",
     "bw2_squared",

@@ -46,12 +46,27 @@ def eight_gaussians(n: int, generator: torch.Generator) -> torch.Tensor:
     return centres + 0.1 * torch.randn(n, 2, generator=generator)
 
 
+#: Where :func:`gaussian_outliers` puts its far-away points, and their share of the sample.
+OUTLIER_CENTRE, OUTLIER_SHARE = (8.0, 8.0), 0.02
+
+
+def gaussian_outliers(n: int, generator: torch.Generator) -> torch.Tensor:
+    """``N((0.5, 0), 0.25 I)`` with 2 % of the points moved to ``N((8, 8), 0.25 I)``, far away: ``[n, 2]``.
+
+    The unbalanced-OT test case: a balanced plan must send 2 % of the mass to the outliers.
+    """
+    points = torch.tensor([0.5, 0.0]) + 0.5 * torch.randn(n, 2, generator=generator)
+    outlier = torch.rand(n, generator=generator) < OUTLIER_SHARE
+    return torch.where(outlier[:, None], points - torch.tensor([0.5, 0.0]) + torch.tensor(OUTLIER_CENTRE), points)
+
+
 TOY_SETS: dict[str, Callable[[int, torch.Generator], torch.Tensor]] = {
     "gaussian": gaussian,
     "swiss_roll": swiss_roll,
     "moons": moons,
     "checkerboard": checkerboard,
     "8gaussians": eight_gaussians,
+    "gaussian_outliers": gaussian_outliers,
 }
 
 

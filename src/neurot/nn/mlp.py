@@ -1,4 +1,4 @@
-"""Multi-layer perceptron potential ``f: [n, D] -> [n]`` with built-in data normalisation."""
+"""Multi-layer perceptrons over normalised inputs, and the MLP potential ``f: [n, D] -> [n]``."""
 
 from __future__ import annotations
 
@@ -10,32 +10,50 @@ from torch import nn
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "softplus": nn.Softplus}
 
 
-class MLPPotential(nn.Module):
-    """``f(y) = scale^2 * g((y - loc) / scale)`` with ``g`` an MLP ``D -> hidden... -> 1``.
+def mlp(width_in: int, hidden: Sequence[int], width_out: int, activation: str) -> nn.Sequential:
+    """``Linear -> activation`` per hidden width, then a last ``Linear`` to ``width_out``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    widths = [width_in, *hidden]
+    layers: list[nn.Module] = []
+    for width_a, width_b in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(width_a, width_b), ACTIVATIONS[activation]()]
+    layers.append(nn.Linear(widths[-1], width_out))
+    return nn.Sequential(*layers)
 
-    ``loc`` ``[D]`` and ``scale`` (scalar) are buffers set from the target data, so the network sees unit-order
-    inputs and ``f`` has the units of the quadratic cost whatever the data's scale. Smooth activations (SiLU, the
-    default) give Langevin samplers a continuous gradient.
+
+class NormalizedMLP(nn.Module):
+    """An MLP ``net`` that sees ``(x - loc) / scale``: ``loc [D]`` and ``scale`` (scalar) are buffers set from data.
+
+    Networks built on it see unit-order inputs whatever the data's units; subclasses define ``forward``.
     """
 
-    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), activation: str = "silu") -> None:
+    def __init__(self, dim: int, width_in: int, hidden: Sequence[int], width_out: int, activation: str) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        widths = [dim, *hidden]
-        layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(width_in, width_out), ACTIVATIONS[activation]()]
-        layers.append(nn.Linear(widths[-1], 1))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(width_in, hidden, width_out, activation)
         self.register_buffer("loc", torch.zeros(dim))
         self.register_buffer("scale", torch.ones(()))
 
     def set_normalization(self, loc: torch.Tensor, scale: float) -> None:
-        """Centre inputs at ``loc`` ``[D]`` and divide by ``scale`` (e.g. the target's mean and std)."""
+        """Centre inputs at ``loc`` ``[D]`` and divide by ``scale`` (e.g. the data's mean and std)."""
         self.loc.copy_(loc)
         self.scale.fill_(scale)
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - loc) / scale``: ``[n, D] -> [n, D]``."""
+        return (x - self.loc) / self.scale
+
+
+class MLPPotential(NormalizedMLP):
+    """``f(y) = scale^2 * g((y - loc) / scale)`` with ``g`` an MLP ``D -> hidden... -> 1``.
+
+    Normalised by the target data, ``f`` has the units of the quadratic cost whatever the data's scale. Smooth
+    activations (SiLU, the default) give Langevin samplers a continuous gradient.
+    """
+
+    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), activation: str = "silu") -> None:
+        super().__init__(dim, dim, hidden, 1, activation)
+
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``[n, D] -> [n]``."""
-        return self.scale.square() * self.net((y - self.loc) / self.scale).squeeze(-1)
+        return self.scale.square() * self.net(self.normalize(y)).squeeze(-1)

@@ -1,44 +1,27 @@
-"""Time-conditioned MLPs ``(x [n, D], t) -> [n, out]``: a velocity field and a scalar time score."""
+"""Time-conditioned MLPs on ``(x [n, D], t)``: a velocity field, a scalar time score and a potential ``V(t, x)``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from neurot.nn.mlp import ACTIVATIONS
+from neurot.nn.mlp import NormalizedMLP
 
 
-class _TimeMLP(nn.Module):
-    """``g([(x - loc) / scale, t])`` with ``g`` an MLP ``D + 1 -> hidden... -> out_dim``.
+class _TimeMLP(NormalizedMLP):
+    """An MLP ``D + 1 -> hidden... -> out_dim`` on ``[(x - loc) / scale, t]``.
 
-    ``loc`` ``[D]`` and ``scale`` (scalar) are buffers set from the data, so the network sees unit-order inputs
-    whatever the data's units. ``t`` is a scalar (float or 0-d tensor) or a tensor ``[n]``.
+    ``t`` is a scalar (float or 0-d tensor) or a tensor ``[n]``.
     """
 
     def __init__(self, dim: int, out_dim: int, hidden: Sequence[int], activation: str) -> None:
-        super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        widths = [dim + 1, *hidden]
-        layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(width_in, width_out), ACTIVATIONS[activation]()]
-        layers.append(nn.Linear(widths[-1], out_dim))
-        self.net = nn.Sequential(*layers)
-        self.register_buffer("loc", torch.zeros(dim))
-        self.register_buffer("scale", torch.ones(()))
-
-    def set_normalization(self, loc: torch.Tensor, scale: float) -> None:
-        """Centre inputs at ``loc`` ``[D]`` and divide them by ``scale``."""
-        self.loc.copy_(loc)
-        self.scale.fill_(scale)
+        super().__init__(dim, dim + 1, hidden, out_dim, activation)
 
     def _features(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         t = t.expand(x.shape[0]) if t.ndim == 0 else t
-        return torch.cat([(x - self.loc) / self.scale, t[:, None]], dim=1)
+        return torch.cat([self.normalize(x), t[:, None]], dim=1)
 
 
 class VelocityField(_TimeMLP):
@@ -71,3 +54,18 @@ class TimeScore(_TimeMLP):
         features = self._features(x, t)
         out = self.net(features)
         return (features[:, :-1] * out[:, :-1]).sum(-1) + out[:, -1]
+
+
+class TimeMLPPotential(_TimeMLP):
+    """``V(t, x) = scale^2 * g([(x - loc) / scale, t])``: ``t [n]`` in ``[0, 1]``, ``x [n, D]`` -> ``[n]``.
+
+    Normalised by the data, ``V`` has the units of the quadratic cost. Smooth activations (SiLU) keep the second
+    derivatives needed by an HJB residual meaningful.
+    """
+
+    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), activation: str = "silu") -> None:
+        super().__init__(dim, 1, hidden, activation)
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``[n], [n, D] -> [n]``."""
+        return self.scale.square() * self.net(self._features(x, t)).squeeze(-1)

@@ -3,7 +3,18 @@
 from neurot.solvers.base import NotFittedError, Solver
 from neurot.solvers.egnot import EgNOT, EgNOTConfig
 from neurot.solvers.otflow import OTFlow, OTFlowConfig
+from neurot.solvers.sfeuot import SFEUOT, SFEUOTConfig
 
-SOLVERS: dict[str, type[Solver]] = {EgNOT.name: EgNOT, OTFlow.name: OTFlow}
+SOLVERS: dict[str, type[Solver]] = {solver.name: solver for solver in (EgNOT, SFEUOT, OTFlow)}
 
-__all__ = ["SOLVERS", "EgNOT", "EgNOTConfig", "NotFittedError", "OTFlow", "OTFlowConfig", "Solver"]
+__all__ = [
+    "SFEUOT",
+    "SOLVERS",
+    "EgNOT",
+    "EgNOTConfig",
+    "NotFittedError",
+    "OTFlow",
+    "OTFlowConfig",
+    "SFEUOTConfig",
+    "Solver",
+]

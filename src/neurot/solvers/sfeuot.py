@@ -1,0 +1,335 @@
+"""SF-EUOT: simulation-free entropic unbalanced OT with one-step generation (Choi & Choi 2024, arXiv 2410.02656).
+
+Problem (MATH.md section 5, ``sigma^2 = eps``, cost ``c(x, y) = 1/2 |x - y|^2``)::
+
+    min over pi >= 0 with pi_0 = P  of  E_pi[c] - eps H(pi) + tau D_Psi(pi_1 || Q)                       (1)
+
+- **Source hard, target soft** ("semi-unbalanced"): every source point is transported (``pi_0 = P``); target
+  mass may be created or destroyed at price ``tau D_Psi``. ``tau = None`` is the balanced problem, whose plan is
+  ``EOT_eps(P, Q)`` of MATH.md (on couplings ``-H(pi)`` and ``KL(pi || P x Q)`` differ by a constant).
+- **Entropy reference.** ``-eps H(pi)`` is the paper's (Lebesgue) entropy, i.e. ``eps KL(pi || P x dy)``. For
+  unbalanced marginals this is *not* POT's/Janati's ``eps KL(pi || P x Q)``: the exact Gaussian solution of (1) is
+  ``UnbalancedGaussianEOT(..., tau_source=None, tau_target=tau, entropy="lebesgue")``; POT reproduces it with
+  ``ot.unbalanced.sinkhorn_unbalanced(a, b, ot.dist(x, y), reg=2 eps, reg_m=(inf, 2 tau), c=a[:, None] * dy)``
+  on a grid. (With POT's default reference ``a b^T``, ``reg = 2 eps, reg_m = (inf, 2 tau)`` solves the ``"kl"``
+  variant of the same oracle.) In the papers' notation ``alpha D_Psi1(pi_0 | mu) + beta D_Psi2(pi_1 | nu)``:
+  ``alpha = infinity`` and ``beta = tau``.
+
+Dual and optimality (MATH.md section 5): a potential ``V(t, x)`` with the HJB equation
+``d_t V + 1/2 |grad V|^2 + (eps / 2) Laplacian V = 0``; the plan's conditionals are Gibbs measures of its end value
+``g = V(1, .)``: ``pi(y | x) ∝ exp((g(y) - c(x, y)) / eps)``; the target marginal is ``d pi_1 / dQ =
+(Psi*)'(-g / tau)``; ``V(0, x) = eps log int exp((g(y) - c(x, y)) / eps) dy - D/2 eps log(2 pi eps)`` (Hopf-Cole), and
+paths are Brownian bridges ``X_t | (x, y) ~ N((1 - t) x + t y, eps t (1 - t) I)`` (reciprocal property).
+
+Algorithm (per step; both networks trained by Adam, learning rates cosine-decayed):
+
+1. **Generator** ``T(x, z) = mu(x) + L(x) z`` (one network evaluation, ``z ~ N(0, I)``) minimises
+   ``E[c(x, T) - V(1, T)] - eps H(T(x, .))`` = ``eps KL(T(x, .) || pi_g(. | x))`` + const: the paper's c-transform
+   step ``c(x, T) - V(1, T)`` plus the entropy that makes it entropic (exact: ``H = D/2 log(2 pi e) + log |det L|``).
+2. **Potential** minimises the semi-dual of (1) in ``g``, with the generator's samples standing in for the plan:
+   ``E[V(1, T(x, z))] + tau E_Q[Psi*(-V(1, y) / tau)]`` (balanced: ``E[V(1, T)] - E_Q[V(1, y)]``), plus
+   ``hjb_weight * E[R^2] / scale^4`` with ``R`` the HJB residual on Brownian-bridge points between ``x`` and
+   ``T(x, z)`` at ``t ~ U(0, 1)`` (exact Laplacian by autograd for ``D <= exact_laplacian_max_dim``, Hutchinson
+   otherwise). This is the UOTM shape (same authors) with the entropic generator and the bridge/HJB regularity of
+   SF-EUOT; the terminal potential gets its gradient from the semi-dual directly, not through the PINN residual, which
+   the paper reports as the accuracy bottleneck. ``V(t < 1, .)`` is fitted by the residual alone; the diagnostic
+   ``gibbs_gap = E_x[E_z(c - V(1, T)) - eps H(T(x, .)) + eps log Z(x)]`` uses ``V(0, .)`` for ``eps log Z`` and
+   estimates ``eps E_x KL(T(x, .) || pi_g(. | x))`` (>= 0 when ``V(0, .)`` is accurate).
+
+Limitation: the generator's conditionals are Gaussian (exact entropy, exact for Gaussian problems). A plan that
+splits one source point's mass between distant modes is out of reach: on a target with 2 % far outliers the
+*balanced* solver (``tau = None``) sends only 0-0.4 % of samples there instead of 2 %, and distorts the inliers.
+The unbalanced solver is unaffected (it should discard the outliers, and does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurot._validation import as_points, check_choice, check_int, check_positive
+from neurot.costs import quadratic
+from neurot.data import DataSource
+from neurot.divergences import CONJUGATES
+from neurot.nn import GaussianGenerator, TimeMLPPotential
+from neurot.solvers.base import Solver
+
+
+@dataclass
+class SFEUOTConfig:
+    """Options of :class:`SFEUOT`. Only ``eps`` is required.
+
+    Attributes:
+        eps: entropic regularisation ``sigma^2`` (``-eps H(pi)``, cost ``1/2 |x - y|^2``).
+        tau: weight of the target marginal penalty ``tau D_Psi(pi_1 || Q)``; ``None``: balanced (hard target).
+        psi: the divergence, one of :data:`neurot.divergences.CONJUGATES` (``"kl"``, ``"chi2"``, ``"softplus"``).
+        hidden, activation: MLP of the potential ``V(t, x)``; ``generator_hidden``: MLP of the generator.
+        generator_covariance: ``"full"`` (lower-triangular ``L(x)``), ``"diag"``, or ``"auto"`` (full for
+            ``D <= 16``).
+        steps, batch_size: training iterations and batch size.
+        lr, generator_lr: Adam learning rates of the potential and generator (``None``: ``lr``), cosine-decayed.
+        generator_steps: generator updates per potential update.
+        hjb_weight: weight of the mean squared HJB residual (in units of ``scale^4``; 0 disables it).
+        hjb_points: bridge points per step for the residual (``None``: ``batch_size // 4``).
+        exact_laplacian_max_dim: exact Laplacian up to this dimension, Hutchinson (one Rademacher probe) above.
+        alpha: weight of ``mean(V(1, y)^2) / scale^4`` on target points (keeps the balanced potential bounded).
+
+    """
+
+    eps: float
+    tau: float | None = None
+    psi: str = "kl"
+    hidden: tuple[int, ...] = (128, 128, 128)
+    activation: str = "silu"
+    generator_hidden: tuple[int, ...] = (128, 128)
+    generator_covariance: str = "auto"
+    steps: int = 2000
+    batch_size: int = 512
+    lr: float = 1e-3
+    generator_lr: float | None = None
+    generator_steps: int = 1
+    hjb_weight: float = 0.1
+    hjb_points: int | None = None
+    exact_laplacian_max_dim: int = 8
+    alpha: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive("eps", self.eps)
+        check_positive("tau", self.tau, allow_none=True)
+        check_choice("psi", self.psi, CONJUGATES)
+        check_choice("generator_covariance", self.generator_covariance, ["auto", "full", "diag"])
+        for name in ("steps", "batch_size", "generator_steps"):
+            check_int(name, getattr(self, name))
+        check_int("hjb_points", self.hjb_points, allow_none=True)
+        check_int("exact_laplacian_max_dim", self.exact_laplacian_max_dim, minimum=0)
+        check_positive("lr", self.lr)
+        check_positive("generator_lr", self.generator_lr, allow_none=True)
+        for name in ("hjb_weight", "alpha"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        for name in ("hidden", "generator_hidden"):
+            widths = tuple(getattr(self, name))
+            if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
+                raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
+            setattr(self, name, widths)
+
+
+def hjb_residual(potential: nn.Module, t: torch.Tensor, x: torch.Tensor, eps: float, *, exact: bool,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """``R = d_t V + 1/2 |grad_x V|^2 + (eps / 2) Laplacian_x V`` at ``t [n]``, ``x [n, D]``; returns ``[n]``.
+
+    Differentiable in the potential's parameters (``create_graph``). ``exact``: the Laplacian as ``D`` second
+    backward passes; else Hutchinson's ``E[r^T H r]`` with one Rademacher probe ``r`` per point.
+    """
+    t = t.detach().requires_grad_(True)
+    x = x.detach().requires_grad_(True)
+    value = potential(t, x)
+    d_t, grad = torch.autograd.grad(value.sum(), (t, x), create_graph=True)
+    if exact:
+        laplacian = sum(torch.autograd.grad(grad[:, i].sum(), x, create_graph=True)[0][:, i]
+                        for i in range(x.shape[1]))
+    else:
+        probe = torch.randint(0, 2, x.shape, generator=generator, device=x.device).to(x.dtype) * 2 - 1
+        hess_probe = torch.autograd.grad((grad * probe).sum(), x, create_graph=True)[0]
+        laplacian = (hess_probe * probe).sum(1)
+    return d_t + 0.5 * grad.square().sum(1) + 0.5 * eps * laplacian
+
+
+def bridge_points(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, eps: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw of ``X_t ~ N((1 - t) x + t y, eps t (1 - t) I)`` per row: ``x, y [n, D]``, ``t [n]`` -> ``[n, D]``."""
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    t = t[:, None]
+    return (1 - t) * x + t * y + (eps * t * (1 - t)).sqrt() * noise
+
+
+def brownian_bridge(x: torch.Tensor, y: torch.Tensor, times: torch.Tensor, eps: float,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Brownian-bridge paths from ``x [n, D]`` to ``y [n, D]`` at increasing ``times [k]`` spanning ``[0, 1]``.
+
+    ``X_t = (1 - t) x + t y + sqrt(eps) (W_t - t W_1)`` with one Brownian motion ``W`` per row, so that
+    ``X_t ~ N((1 - t) x + t y, eps t (1 - t) I)`` and paths are consistent across times. Returns ``[k, n, D]``.
+    """
+    steps = torch.diff(times, prepend=times[:1]).clamp(min=0)
+    noise = torch.randn((len(times), *x.shape), generator=generator, device=x.device, dtype=x.dtype)
+    walk = torch.cumsum(noise * steps.sqrt()[:, None, None], 0)
+    t = times[:, None, None]
+    return (1 - t) * x + t * y + math.sqrt(eps) * (walk - t * walk[-1])
+
+
+class SFEUOT(Solver):
+    """Simulation-free entropic unbalanced OT: a potential ``V(t, x)`` and a one-step generator ``T(x, z)``.
+
+    Example::
+
+        solver = neurot.SFEUOT(eps=0.1, tau=1.0).fit(x, y)   # x [N, D], y [M, D]
+        samples = solver.sample(x_test, n_per_x=10)           # [n, 10, D], one network evaluation
+        weights = solver.target_weight(y)                     # [M]: d pi_1 / dQ, small on discarded outliers
+    """
+
+    name = "sfeuot"
+    Config = SFEUOTConfig
+
+    def __init__(self, eps: float, tau: float | None = None, **options: Any) -> None:
+        super().__init__(eps=eps, tau=tau, **options)
+        self.potential: TimeMLPPotential | None = None
+        self.generator_net: GaussianGenerator | None = None
+
+    # -- the model ----------------------------------------------------------------------------------------------
+    def _build(self, dim: int) -> None:
+        config = self.config
+        self.dim = dim
+        covariance = config.generator_covariance
+        if covariance == "auto":
+            covariance = "full" if dim <= 16 else "diag"
+        self.potential = TimeMLPPotential(dim, config.hidden, config.activation).to(self.device)
+        self.generator_net = GaussianGenerator(dim, config.generator_hidden, config.activation, covariance,
+                                               eps0=config.eps).to(self.device)
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"potential": self.potential, "generator": self.generator_net}
+
+    def _terminal(self, y: torch.Tensor) -> torch.Tensor:
+        """``V(1, y)`` for ``y [n, D]``, ``[n]``."""
+        return self.potential(torch.ones(len(y), device=y.device, dtype=y.dtype), y)
+
+    def _generate(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return self.generator_net(x, z)
+
+    # -- training -----------------------------------------------------------------------------------------------
+    def _setup(self, source: DataSource, target: DataSource) -> None:
+        config = self.config
+        self.source_data, self.target_data = source, target
+        self._build(source.dim)
+        self.scale = max(source.std, target.std)
+        self.potential.set_normalization(((source.mean + target.mean) / 2).to(self.device), self.scale)
+        self.generator_net.set_normalization(source.mean.to(self.device), source.std)
+        betas = (0.5, 0.9)
+        self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=config.lr, betas=betas)
+        self.generator_optimizer = torch.optim.Adam(self.generator_net.parameters(),
+                                                    lr=config.generator_lr or config.lr, betas=betas)
+
+    def _generator_step(self, x: torch.Tensor) -> dict[str, float]:
+        eps = self.config.eps
+        y, log_det = self._generate(x, self.generator)
+        loss = (quadratic(x, y) - self._terminal(y) - eps * log_det).mean()
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.generator_optimizer.step()
+        return {"generator_loss": loss.item()}
+
+    def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        config, scale4 = self.config, self.scale**4
+        with torch.no_grad():
+            y_gen, log_det = self._generate(x, self.generator)
+        v_gen, v_pos = self._terminal(y_gen), self._terminal(y_pos)
+        if config.tau is None:
+            boundary = v_gen.mean() - v_pos.mean()
+        else:
+            conjugate, _ = CONJUGATES[config.psi]
+            boundary = v_gen.mean() + config.tau * conjugate(-v_pos / config.tau).mean()
+        loss = boundary
+        metrics = {"boundary": boundary.item()}
+        if config.alpha:
+            loss = loss + config.alpha * v_pos.square().mean() / scale4
+        if config.hjb_weight:
+            n = config.hjb_points or max(config.batch_size // 4, 1)
+            t = torch.rand(n, generator=self.generator, device=self.device)
+            points = bridge_points(x[:n], y_gen[:n], t, config.eps, self.generator)
+            exact = self.dim <= config.exact_laplacian_max_dim
+            residual = hjb_residual(self.potential, t, points, config.eps, exact=exact, generator=self.generator)
+            hjb = residual.square().mean() / scale4
+            loss = loss + config.hjb_weight * hjb
+            metrics["hjb"] = hjb.item()
+            with torch.no_grad():
+                v0 = self.potential(torch.zeros(n, device=self.device), x[:n])
+                d = self.dim
+                gibbs = (quadratic(x[:n], y_gen[:n]) - v_gen[:n].detach() - config.eps * log_det[:n] + v0
+                         + 0.5 * d * config.eps * (math.log(config.eps) - 1))
+            metrics["gibbs_gap"] = gibbs.mean().item()
+        return loss, metrics
+
+    def _train_step(self, step: int, total: int) -> dict[str, float]:
+        config = self.config
+        factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
+        self.optimizer.param_groups[0]["lr"] = config.lr * factor
+        self.generator_optimizer.param_groups[0]["lr"] = (config.generator_lr or config.lr) * factor
+        metrics: dict[str, float] = {}
+        for _ in range(config.generator_steps):
+            x = self.source_data.sample(config.batch_size, self.generator, self.device)
+            metrics.update(self._generator_step(x))
+        x = self.source_data.sample(config.batch_size, self.generator, self.device)
+        y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
+        loss, potential_metrics = self._potential_loss(x, y_pos)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"SF-EUOT potential loss is {loss.item()} at step {step}; lower lr")
+        return {"loss": loss.item(), **potential_metrics, **metrics, "lr": config.lr * factor}
+
+    # -- inference ----------------------------------------------------------------------------------------------
+    def _points(self, name: str, x: Any) -> torch.Tensor:
+        self._check_fitted()
+        return as_points(name, x, dim=self.dim).to(self.device)
+
+    @staticmethod
+    def _rng(seed: int | None, device: torch.device) -> torch.Generator:
+        check_int("seed", seed, minimum=0, allow_none=True)
+        generator = torch.Generator(device)
+        return generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
+
+    @torch.no_grad()
+    def sample(self, x: Any, n_per_x: int | None = None, *, seed: int | None = None) -> torch.Tensor:
+        """Draw ``y = T(x, z)``, ``z ~ N(0, I)``: one network evaluation (NFE = 1).
+
+        ``x [M, D]`` gives ``[M, D]``, or ``[M, n_per_x, D]`` when ``n_per_x`` is set. Every source point is
+        transported (the source marginal is hard); the unbalanced target shows in *where* samples land.
+        """
+        x = self._points("x", x)
+        check_int("n_per_x", n_per_x, allow_none=True)
+        generator = self._rng(seed, self.device)
+        repeats = n_per_x or 1
+        y, _ = self._generate(x.repeat_interleave(repeats, dim=0), generator)
+        return y if n_per_x is None else y.view(len(x), repeats, -1)
+
+    @torch.no_grad()
+    def sample_path(self, x: Any, n_steps: int = 100, *, seed: int | None = None) -> torch.Tensor:
+        """Stochastic paths ``[n_steps + 1, M, D]`` from ``x [M, D]``: Brownian bridges to ``y = T(x, z)``.
+
+        Time grid ``t_k = k / n_steps``; the first slice is ``x``, the last the one-step sample (the SB paths, by the
+        reciprocal property, without simulating an SDE).
+        """
+        x = self._points("x", x)
+        check_int("n_steps", n_steps)
+        generator = self._rng(seed, self.device)
+        y, _ = self._generate(x, generator)
+        times = torch.linspace(0, 1, n_steps + 1, device=self.device)
+        return brownian_bridge(x, y, times, self.config.eps, generator)
+
+    @torch.no_grad()
+    def potential_value(self, t: float, x: Any) -> torch.Tensor:
+        """``V(t, x)`` for ``t`` in ``[0, 1]`` and ``x [M, D]``, returned ``[M]``."""
+        x = self._points("x", x)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
+            raise ValueError(f"t must be a number in [0, 1], got {t!r}")
+        return self.potential(torch.full((len(x),), float(t), device=self.device), x)
+
+    @torch.no_grad()
+    def target_weight(self, y: Any) -> torch.Tensor:
+        """Learned density ratio ``d pi_1 / dQ (y) = (Psi*)'(-V(1, y) / tau)`` at target points ``y [M, D]``, ``[M]``.
+
+        Its mean over a sample of ``Q`` estimates the transported mass (1 at the optimum: the source is hard);
+        outliers the plan discards get weights near 0. All ones for the balanced problem (``tau = None``).
+        """
+        y = self._points("y", y)
+        if self.config.tau is None:
+            return torch.ones(len(y), device=self.device)
+        _, ratio = CONJUGATES[self.config.psi]
+        return ratio(-self._terminal(y) / self.config.tau)
