@@ -57,6 +57,23 @@ def _check_spd(name: str, value: Any, dim: int | None = None, dim_from: str = ""
     return cov
 
 
+def validate_gaussian_pair(problem: Any) -> None:
+    """Validate and freeze the fields ``source_mean``, ``source_cov``, ``target_mean``, ``target_cov`` and ``eps``
+    of a frozen dataclass describing a Gaussian pair (float64, read-only, consistent shapes, SPD, eps > 0).
+    """
+    source_mean = _check_mean("source_mean", problem.source_mean)
+    dim = source_mean.shape[0]
+    fields = {
+        "source_mean": source_mean,
+        "source_cov": _check_spd("source_cov", problem.source_cov, dim, "source_mean"),
+        "target_mean": _check_mean("target_mean", problem.target_mean, dim, "source_mean"),
+        "target_cov": _check_spd("target_cov", problem.target_cov, dim, "source_mean"),
+    }
+    for name, value in fields.items():
+        object.__setattr__(problem, name, _frozen(np.array(value, dtype=np.float64)))
+    object.__setattr__(problem, "eps", _as_positive_float("eps", problem.eps))
+
+
 def _check_rng(rng: Any) -> np.random.Generator:
     """Require an explicit ``np.random.Generator`` (no global random state)."""
     if not isinstance(rng, np.random.Generator):
@@ -113,17 +130,7 @@ class GaussianEOT:
     eps: float
 
     def __post_init__(self) -> None:
-        source_mean = _check_mean("source_mean", self.source_mean)
-        dim = source_mean.shape[0]
-        fields = {
-            "source_mean": source_mean,
-            "source_cov": _check_spd("source_cov", self.source_cov, dim, "source_mean"),
-            "target_mean": _check_mean("target_mean", self.target_mean, dim, "source_mean"),
-            "target_cov": _check_spd("target_cov", self.target_cov, dim, "source_mean"),
-        }
-        for name, value in fields.items():
-            object.__setattr__(self, name, _frozen(np.array(value, dtype=np.float64)))
-        object.__setattr__(self, "eps", _as_positive_float("eps", self.eps))
+        validate_gaussian_pair(self)
 
     @property
     def dim(self) -> int:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from neurot._validation import check_choice, check_int
-from neurot.benchmarks.gaussian import GaussianEOT, _check_mean, _check_spd, _frozen
+from neurot.benchmarks.gaussian import GaussianEOT, _frozen, validate_gaussian_pair
 from neurot.benchmarks.metrics import _as_positive_float, _symmetrise
 
 __all__ = ["UnbalancedGaussianEOT"]
@@ -124,17 +124,7 @@ class UnbalancedGaussianEOT:
     tol: float = 1e-12
 
     def __post_init__(self) -> None:
-        mean = _check_mean("source_mean", self.source_mean)
-        dim = mean.shape[0]
-        arrays = {
-            "source_mean": mean,
-            "source_cov": _check_spd("source_cov", self.source_cov, dim, "source_mean"),
-            "target_mean": _check_mean("target_mean", self.target_mean, dim, "source_mean"),
-            "target_cov": _check_spd("target_cov", self.target_cov, dim, "source_mean"),
-        }
-        for name, value in arrays.items():
-            object.__setattr__(self, name, _frozen(np.array(value, dtype=np.float64)))
-        object.__setattr__(self, "eps", _as_positive_float("eps", self.eps))
+        validate_gaussian_pair(self)
         for name in ("tau_source", "tau_target"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _as_positive_float(name, getattr(self, name)))
