@@ -58,8 +58,10 @@ def _check_spd(name: str, value: Any, dim: int | None = None, dim_from: str = ""
 
 
 def validate_gaussian_pair(problem: Any) -> None:
-    """Validate and freeze the fields ``source_mean``, ``source_cov``, ``target_mean``, ``target_cov`` and ``eps``
-    of a frozen dataclass describing a Gaussian pair (float64, read-only, consistent shapes, SPD, eps > 0).
+    """Validate and freeze the fields of a frozen dataclass describing a Gaussian pair.
+
+    Fields ``source_mean``, ``source_cov``, ``target_mean``, ``target_cov`` become read-only float64 arrays of
+    consistent shapes with SPD covariances; ``eps`` a float > 0.
     """
     source_mean = _check_mean("source_mean", problem.source_mean)
     dim = source_mean.shape[0]
