@@ -37,7 +37,7 @@ class EgNOTConfig:
             exact and sampling needs no MCMC, the LightSB parametrisation) or any ``nn.Module`` ``[n, D] -> [n]``
             (one that also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly too).
         hidden, activation: widths and activation of the MLP potential; n_components: of the mixture potential.
-        covariance: of the mixture's components, ``"diag"`` or ``"full"`` (``S_k = L_k L_k^T``); mixture only.
+        covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (None:
             1e-3 for the MLP, which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
         alpha: weight of ``mean(f^2)`` over both batches, keeping ``f`` bounded (0 disables it).
@@ -55,7 +55,7 @@ class EgNOTConfig:
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
     n_components: int = 50
-    covariance: str = "diag"
+    covariance: str = "full"
     cost: str = "quadratic"
     steps: int = 2000
     batch_size: int = 1024
