@@ -32,3 +32,19 @@ def test_gmm_save_load_round_trip(tmp_path):
     loaded = neurot.EgNOT.load(tmp_path / "m")
     x = rng.normal(size=(10, 3))
     assert (solver.sample(x, seed=1) == loaded.sample(x, seed=1)).all()
+
+
+def test_diag_covariance_gmm_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    solver = neurot.EgNOT(eps=0.5, potential="gmm", n_components=4, covariance="diag").fit(
+        rng.normal(size=(300, 3)), rng.normal(size=(300, 3)) + 1, steps=5)
+    solver.save(tmp_path / "m")
+    loaded = neurot.EgNOT.load(tmp_path / "m")
+    assert loaded.config.covariance == "diag" and loaded.potential.covariance == "diag"
+    x = rng.normal(size=(10, 3))
+    assert (solver.sample(x, seed=1) == loaded.sample(x, seed=1)).all()
+
+
+def test_covariance_is_validated():
+    with pytest.raises(ValueError, match="covariance"):
+        neurot.EgNOT(eps=0.5, potential="gmm", covariance="spherical")

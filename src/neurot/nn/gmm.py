@@ -1,14 +1,17 @@
-"""Gaussian-mixture potential: ``exp(f(y) / eps) = sum_k w_k N(y; m_k, diag(s_k))``.
+"""Gaussian-mixture potential: ``exp(f(y) / eps) = sum_k w_k N(y; m_k, S_k)``, ``S_k`` diagonal or full.
 
 This is the LightSB parametrisation (Korotin et al., ICLR 2024).
 
-For the quadratic cost everything EgNOT needs is then closed form (MATH.md section 2), with diagonal ``S_k``:
+For the quadratic cost everything EgNOT needs is then closed form (MATH.md section 2):
 
-    pi_f(y | x) = sum_k beta_k(x) N(y; mu_k(x), diag(v_k)),    beta_k(x) ∝ w_k N(x; m_k, diag(s_k + eps)),
-    v_k = eps s_k / (s_k + eps),                               mu_k(x) = (eps m_k + s_k x) / (s_k + eps),
-    log Z_f(x) = log sum_k w_k N(x; m_k, diag(s_k + eps)) + (D / 2) log(2 pi eps),
+    pi_f(y | x) = sum_k beta_k(x) N(y; mu_k(x), V_k),          beta_k(x) ∝ w_k N(x; m_k, S_k + eps I),
+    V_k = eps S_k (S_k + eps I)^{-1},                          mu_k(x) = (S_k + eps I)^{-1} (eps m_k + S_k x),
+    log Z_f(x) = log sum_k w_k N(x; m_k, S_k + eps I) + (D / 2) log(2 pi eps),
 
 so the dual ``L(f) = E_Q[f] - eps E_P[log Z_f]`` is computed without MCMC and ``pi_f`` is sampled exactly.
+``covariance="diag"`` learns ``S_k = diag(s_k)`` (elementwise formulas); ``covariance="full"`` learns
+``S_k = L_k L_k^T`` with ``L_k`` lower-triangular with a positive (exponentiated) diagonal, and uses batched
+Cholesky solves.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ import math
 import torch
 from torch import nn
 
+from neurot._validation import check_choice
+
+#: Covariance structures of the mixture components.
+COVARIANCES = ("diag", "full")
+
 
 def _diag_gaussian_log_density(x: torch.Tensor, means: torch.Tensor, variances: torch.Tensor) -> torch.Tensor:
     """``log N(x_i; m_k, diag(v_k))`` for ``x [n, D]``, ``means [K, D]``, ``variances [K, D]``: ``[n, K]``."""
@@ -25,48 +33,135 @@ def _diag_gaussian_log_density(x: torch.Tensor, means: torch.Tensor, variances: 
     return -0.5 * (diff.square() / variances + variances.log() + math.log(2 * math.pi)).sum(-1)
 
 
+def _tril_gaussian_log_density(x: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> torch.Tensor:
+    """``log N(x_i; m_k, C_k C_k^T)`` for ``x [n, D]``, ``means [K, D]``, lower-triangular ``C [K, D, D]``: ``[n, K]``.
+
+    ``|C_k^{-1} (x - m_k)|^2`` by one triangular solve per component, ``log det = 2 sum log diag(C_k)``.
+    """
+    diff = (x[None, :, :] - means[:, None, :]).transpose(1, 2)                       # [K, D, n]
+    whitened = torch.linalg.solve_triangular(scale_tril, diff, upper=False)            # [K, D, n]
+    log_det = 2 * torch.diagonal(scale_tril, dim1=1, dim2=2).log().sum(1)            # [K]
+    return -0.5 * (whitened.square().sum(1) + log_det[:, None] + x.shape[1] * math.log(2 * math.pi)).T
+
+
 class GaussianMixturePotential(nn.Module):
-    """``f(y) = eps log sum_k w_k N(y; m_k, diag(s_k))`` with learned ``log w [K]``, ``m [K, D]``, ``log s [K, D]``.
+    """``f(y) = eps log sum_k w_k N(y; m_k, S_k)`` with learned ``log w [K]``, ``m [K, D]`` and covariances.
+
+    By ``covariance``:
+
+    - ``"diag"``: ``log s [K, D]`` (``log_variances``), ``S_k = diag(s_k)``;
+    - ``"full"``: ``raw [K, D, D]`` (``raw_scale_tril``), ``S_k = L_k L_k^T`` with ``L_k = tril(raw_k, -1) +
+      diag(exp(diag(raw_k)))``; the upper triangle of ``raw`` is unused.
 
     ``eps`` is fixed at construction (it is part of the parametrisation). :meth:`initialize` places the means on
-    target samples and sets the variances from the target's scale.
+    target samples and sets ``S_k = (0.1 scale)^2 I``.
     """
 
-    def __init__(self, dim: int, n_components: int, eps: float) -> None:
+    def __init__(self, dim: int, n_components: int, eps: float, covariance: str = "diag") -> None:
         super().__init__()
+        check_choice("covariance", covariance, COVARIANCES)
         self.eps = float(eps)
+        self.covariance = covariance
         self.log_weights = nn.Parameter(torch.zeros(n_components))
         self.means = nn.Parameter(torch.randn(n_components, dim))
-        self.log_variances = nn.Parameter(torch.zeros(n_components, dim))
+        if covariance == "diag":
+            self.log_variances = nn.Parameter(torch.zeros(n_components, dim))
+        else:
+            self.raw_scale_tril = nn.Parameter(torch.zeros(n_components, dim, dim))
 
     @torch.no_grad()
     def initialize(self, target_points: torch.Tensor, scale: float) -> None:
-        """Means at ``K`` target points ``[K, D]``; variances ``(0.1 scale)^2``."""
+        """Means at ``K`` target points ``[K, D]``; covariances ``(0.1 scale)^2 I``."""
         self.means.copy_(target_points)
-        self.log_variances.fill_(2 * math.log(0.1 * scale))
+        if self.covariance == "diag":
+            self.log_variances.fill_(2 * math.log(0.1 * scale))
+        else:
+            eye = torch.eye(self.means.shape[1], dtype=self.means.dtype, device=self.means.device)
+            self.raw_scale_tril.copy_(math.log(0.1 * scale) * eye.expand_as(self.raw_scale_tril))
 
+    # -- the learned covariances -------------------------------------------------------------------------------
+    def scale_tril(self) -> torch.Tensor:
+        """``L [K, D, D]``, lower-triangular with positive diagonal, ``S_k = L_k L_k^T`` (both structures)."""
+        if self.covariance == "diag":
+            return torch.diag_embed((0.5 * self.log_variances).exp())
+        raw = self.raw_scale_tril
+        return raw.tril(-1) + torch.diag_embed(torch.diagonal(raw, dim1=1, dim2=2).exp())
+
+    def covariances(self) -> torch.Tensor:
+        """``S [K, D, D]``."""
+        scale = self.scale_tril()
+        return scale @ scale.transpose(1, 2)
+
+    def _shifted_scale_tril(self) -> torch.Tensor:
+        """Cholesky factor of ``S_k + eps I``: ``[K, D, D]`` (full covariance only)."""
+        eye = torch.eye(self.means.shape[1], dtype=self.means.dtype, device=self.means.device)
+        return torch.linalg.cholesky(self.covariances() + self.eps * eye)
+
+    def _log_shifted_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``log w_k + log N(x; m_k, S_k + eps I)``: ``[n, D] -> [n, K]``."""
+        if self.covariance == "diag":
+            log_density = _diag_gaussian_log_density(x, self.means, self.log_variances.exp() + self.eps)
+        else:
+            log_density = _tril_gaussian_log_density(x, self.means, self._shifted_scale_tril())
+        return log_density + self.log_weights.log_softmax(0)
+
+    # -- the potential and its closed forms --------------------------------------------------------------------
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``f(y)``: ``[n, D] -> [n]``."""
-        log_mixture = _diag_gaussian_log_density(y, self.means, self.log_variances.exp())
+        if self.covariance == "diag":
+            log_mixture = _diag_gaussian_log_density(y, self.means, self.log_variances.exp())
+        else:
+            log_mixture = _tril_gaussian_log_density(y, self.means, self.scale_tril())
         return self.eps * torch.logsumexp(log_mixture + self.log_weights.log_softmax(0), dim=1)
 
     def log_partition(self, x: torch.Tensor) -> torch.Tensor:
         """``log Z_f(x) = log integral exp((f(y) - 1/2 |x - y|^2) / eps) dy``: ``[n, D] -> [n]``."""
-        shifted = self.log_variances.exp() + self.eps
-        log_terms = _diag_gaussian_log_density(x, self.means, shifted) + self.log_weights.log_softmax(0)
-        return torch.logsumexp(log_terms, dim=1) + 0.5 * x.shape[1] * math.log(2 * math.pi * self.eps)
+        return torch.logsumexp(self._log_shifted_terms(x), dim=1) + 0.5 * x.shape[1] * math.log(2 * math.pi * self.eps)
+
+    def conditional_weights_and_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log beta [n, K]`` and ``mu [n, K, D]`` of ``pi_f(. | x)`` for ``x [n, D]``."""
+        log_beta = self._log_shifted_terms(x).log_softmax(1)
+        if self.covariance == "diag":
+            variances = self.log_variances.exp()
+            mu = (self.eps * self.means[None] + variances[None] * x[:, None, :]) / (variances[None] + self.eps)
+            return log_beta, mu
+        # mu_k(x) = (S_k + eps I)^{-1} (eps m_k + S_k x) = x + eps (S_k + eps I)^{-1} (m_k - x)
+        diff = (self.means[:, None, :] - x[None, :, :]).transpose(1, 2)                  # [K, D, n]
+        solved = torch.cholesky_solve(diff, self._shifted_scale_tril())                  # [K, D, n]
+        return log_beta, x[:, None, :] + self.eps * solved.permute(2, 0, 1)
+
+    def conditional_scale(self) -> torch.Tensor:
+        """A square root of ``V_k``: ``sqrt(v_k) [K, D]`` (diag) or ``F [K, D, D]``, ``F_k F_k^T = V_k`` (full).
+
+        Full: by the push-through identity ``V_k = eps L_k (L_k^T L_k + eps I)^{-1} L_k^T``, so with
+        ``L_k^T L_k + eps I = R_k R_k^T`` (Cholesky; eigenvalues >= eps), ``F_k = sqrt(eps) L_k R_k^{-T}``. This has
+        no cancellation when ``S_k`` is small against ``eps``, unlike ``eps (I - eps (S_k + eps I)^{-1})``.
+        """
+        if self.covariance == "diag":
+            variances = self.log_variances.exp()
+            return (self.eps * variances / (variances + self.eps)).sqrt()
+        scale = self.scale_tril()
+        eye = torch.eye(scale.shape[1], dtype=scale.dtype, device=scale.device)
+        inner = torch.linalg.cholesky(scale.transpose(1, 2) @ scale + self.eps * eye)        # R [K, D, D]
+        # L R^{-T} = (R^{-1} L^T)^T
+        return math.sqrt(self.eps) * torch.linalg.solve_triangular(inner, scale.transpose(1, 2), upper=False).mT
 
     def conditional(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``log beta [n, K]``, ``mu [n, K, D]`` and variances ``v [K, D]`` of ``pi_f(. | x)`` for ``x [n, D]``."""
-        variances = self.log_variances.exp()
-        shifted = variances + self.eps
-        log_beta = (_diag_gaussian_log_density(x, self.means, shifted) + self.log_weights.log_softmax(0)).log_softmax(1)
-        mu = (self.eps * self.means[None] + variances[None] * x[:, None, :]) / shifted[None]
-        return log_beta, mu, self.eps * variances / shifted
+        """``log beta [n, K]``, ``mu [n, K, D]`` and covariances ``V`` of ``pi_f(. | x)`` for ``x [n, D]``.
+
+        ``V`` is ``[K, D]`` (the diagonals) for ``covariance="diag"`` and ``[K, D, D]`` for ``"full"``.
+        """
+        log_beta, mu = self.conditional_weights_and_means(x)
+        scale = self.conditional_scale()
+        return log_beta, mu, scale.square() if self.covariance == "diag" else scale @ scale.mT
 
     def sample_conditional(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One exact draw of ``pi_f(. | x)`` per row: ``[n, D] -> [n, D]``."""
-        log_beta, mu, v = self.conditional(x)
+        log_beta, mu = self.conditional_weights_and_means(x)
         component = torch.multinomial(log_beta.exp(), 1, generator=generator).squeeze(1)
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return mu[torch.arange(len(x), device=x.device), component] + v[component].sqrt() * noise
+        mean = mu[torch.arange(len(x), device=x.device), component]
+        scale = self.conditional_scale()[component]
+        if self.covariance == "diag":
+            return mean + scale * noise
+        return mean + (scale @ noise[:, :, None])[:, :, 0]

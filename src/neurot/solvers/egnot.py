@@ -22,6 +22,7 @@ from neurot._validation import check_choice, check_int, check_positive, check_pr
 from neurot.costs import COSTS
 from neurot.data import DataSource
 from neurot.nn import GaussianMixturePotential, MLPPotential
+from neurot.nn.gmm import COVARIANCES
 from neurot.samplers import KERNELS, ReplayBuffer, StepSizeAdapter, Target, run_chain
 from neurot.solvers.base import Solver
 
@@ -36,6 +37,7 @@ class EgNOTConfig:
             exact and sampling needs no MCMC, the LightSB parametrisation) or any ``nn.Module`` ``[n, D] -> [n]``
             (one that also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly too).
         hidden, activation: widths and activation of the MLP potential; n_components: of the mixture potential.
+        covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (None:
             1e-3 for the MLP, which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
         alpha: weight of ``mean(f^2)`` over both batches, keeping ``f`` bounded (0 disables it).
@@ -53,6 +55,7 @@ class EgNOTConfig:
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
     n_components: int = 50
+    covariance: str = "full"
     cost: str = "quadratic"
     steps: int = 2000
     batch_size: int = 1024
@@ -70,6 +73,7 @@ class EgNOTConfig:
         check_positive("eps", self.eps)
         if not isinstance(self.potential, nn.Module):
             check_choice("potential", self.potential, ["mlp", "gmm"])
+        check_choice("covariance", self.covariance, COVARIANCES)
         check_choice("cost", self.cost, COSTS)
         check_choice("sampler", self.sampler, KERNELS)
         for name in ("steps", "batch_size", "buffer_size", "n_components"):
@@ -113,7 +117,9 @@ class EgNOT(Solver):
         if isinstance(potential, nn.Module):
             self.potential = potential.to(self.device)
         elif potential == "gmm":
-            self.potential = GaussianMixturePotential(dim, self.config.n_components, self.config.eps).to(self.device)
+            config = self.config
+            self.potential = GaussianMixturePotential(dim, config.n_components, config.eps, config.covariance)
+            self.potential.to(self.device)
         else:
             self.potential = MLPPotential(dim, self.config.hidden, self.config.activation).to(self.device)
 
