@@ -68,8 +68,11 @@ def test_diverging_chain_raises(generator):
 def test_step_size_adapter_moves_toward_target_acceptance():
     from neurot.samplers import MALA, StepSizeAdapter
 
-    kernel, adapter = MALA(1.0), StepSizeAdapter(target_acceptance=0.6, rate=0.5)
+    kernel, adapter = MALA(1.0), StepSizeAdapter(target_acceptance=0.6, rate=0.5, max_step=1.05)
     adapter.update(kernel, acceptance=0.1)
     assert kernel.step_size == pytest.approx(math.exp(-0.25))
     adapter.update(kernel, acceptance=0.9)
     assert kernel.step_size == pytest.approx(math.exp(-0.25 + 0.15))
+    for _ in range(10):
+        adapter.update(kernel, acceptance=1.0)
+    assert kernel.step_size == 1.05

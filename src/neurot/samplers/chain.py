@@ -57,15 +57,23 @@ def run_chain(
     y0: torch.Tensor,
     n_steps: int,
     generator: torch.Generator | None = None,
+    adapter: StepSizeAdapter | None = None,
 ) -> ChainResult:
-    """Run ``n_steps`` of ``kernel`` on ``target`` from ``y0`` ``[n, D]``; raise :class:`ChainDivergedError` on NaN."""
+    """Run ``n_steps`` of ``kernel`` on ``target`` from ``y0`` ``[n, D]``; raise :class:`ChainDivergedError` on NaN.
+
+    With an ``adapter`` the step size is adapted after every step (during training only: adaptation makes the
+    chain inexact, which training tolerates and a final draw should not).
+    """
     if kernel.needs_gaussian_var and target.gaussian_var is None:
         raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian_var)")
     state = target(y0)
     accepted = torch.zeros((), device=y0.device)
     for _ in range(n_steps):
         state, accepted_now = kernel.step(state, target, generator)
-        accepted = accepted + accepted_now.float().mean()
+        rate = accepted_now.float().mean()
+        accepted = accepted + rate
+        if adapter is not None:
+            adapter.update(kernel, float(rate))
     grad_norm = float(state.grad.flatten(1).norm(dim=1).mean())
     energy = float(state.energy.mean())
     if not (math.isfinite(grad_norm) and math.isfinite(energy)) or not torch.isfinite(state.y).all():
@@ -84,7 +92,7 @@ class StepSizeAdapter:
     """
 
     def __init__(
-        self, target_acceptance: float = 0.65, rate: float = 0.5, min_step: float = 1e-8, max_step: float = 1e4
+        self, target_acceptance: float = 0.65, rate: float = 0.1, min_step: float = 1e-8, max_step: float = 1e4
     ) -> None:
         self.target_acceptance = target_acceptance
         self.rate = rate

@@ -40,7 +40,9 @@ class EgNOTConfig:
         covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (None:
             1e-3 for the MLP, which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
-        alpha: weight of ``mean(f^2)`` over both batches, keeping ``f`` bounded (0 disables it).
+        alpha: weight of ``mean((f / eps)^2)`` over both batches, keeping the energy bounded (0 disables it).
+            Without it, training on thin targets (the Swiss roll at eps = 0.1) diverges: chains stall where ``f``
+            steepens and ``f`` runs off. Its bias on the Gaussian benchmark is below the Monte-Carlo error.
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
         step_size: initial Langevin step ``eta`` (None: ``eps``, capped by the target's variance for plain ULA);
@@ -60,7 +62,7 @@ class EgNOTConfig:
     steps: int = 2000
     batch_size: int = 1024
     lr: float | None = None
-    alpha: float = 0.0
+    alpha: float = 1e-4
     sampler: str = "split_mala"
     langevin_steps: int = 10
     sample_steps: int = 300
@@ -157,7 +159,9 @@ class EgNOT(Solver):
         self.lr = config.lr or (1e-2 if isinstance(self.potential, GaussianMixturePotential) else 1e-3)
         self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=self.lr)
         self.buffer = ReplayBuffer(config.buffer_size)
-        self.adapter = StepSizeAdapter(config.target_acceptance)
+        # Past ~10 eps the split kernel's Gaussian part is already a fresh draw; larger steps only stall chains
+        # once f has structure (observed: acceptance 0.9 -> 0.001 within 40 iterations, then divergence).
+        self.adapter = StepSizeAdapter(config.target_acceptance, max_step=10 * config.eps)
 
     def _negatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Chains for the batch ``x [B, D]``: restart from the buffer or from ``N(x, eps I)``, run, store."""
@@ -168,9 +172,8 @@ class EgNOT(Solver):
             x_old, y_old = self.buffer.sample(len(x), generator)
             x = torch.where(reuse[:, None], x_old, x)
             y0 = torch.where(reuse[:, None], y_old, y0)
-        result = run_chain(self.kernel, self.energy_target(x), y0, config.langevin_steps, generator)
+        result = run_chain(self.kernel, self.energy_target(x), y0, config.langevin_steps, generator, self.adapter)
         self.buffer.push(x, result.state.y)
-        self.adapter.update(self.kernel, result.acceptance)
         return x, result.state.y, result.diagnostics()
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
@@ -190,7 +193,7 @@ class EgNOT(Solver):
             f_neg = self.potential(y_neg)
             loss = f_neg.mean() - f_pos.mean()
             if config.alpha:
-                loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean())
+                loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean()) / config.eps**2
             metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
                        "step_size": self.kernel.step_size, **diagnostics}
         self.optimizer.zero_grad(set_to_none=True)
