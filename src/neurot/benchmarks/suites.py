@@ -12,7 +12,7 @@ Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,67 +66,69 @@ def _draw(solver, x: np.ndarray, n_per_x: int | None, seed: int) -> tuple[np.nda
     return y, time.perf_counter() - start
 
 
+def _problems(grid: Grid, make: Callable[[int, float, int], Any]) -> Iterator[tuple]:
+    """``(dim, eps, problem, rng, x_train, y_train)`` for every cell of ``grid``; ``make(dim, eps, seed)``."""
+    for dim in grid.dims:
+        for eps in grid.eps:
+            problem = make(dim, eps, grid.seed)
+            rng = np.random.default_rng(grid.seed)
+            x_train, y_train = problem.sample_source(grid.n_train, rng), problem.sample_target(grid.n_train, rng)
+            yield dim, eps, problem, rng, x_train, y_train
+
+
 def gaussian_suite(grid: Grid, device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[dict]:
     """Rows of the Gaussian suite for every (D, eps, solver) of ``grid``."""
     rows = []
-    for dim in grid.dims:
-        for eps in grid.eps:
-            problem = gaussian_benchmark_pair(dim, eps, seed=grid.seed)
-            rng = np.random.default_rng(grid.seed)
-            x_train, y_train = problem.sample_source(grid.n_train, rng), problem.sample_target(grid.n_train, rng)
-            x_test = problem.sample_source(grid.n_test, rng)
-            n_x, n_per_x = grid.n_conditional
-            x_cond = x_test[:n_x]
-            target_var = float(np.trace(problem.target_cov))
-            exact_y = problem.sample_conditional(x_test, 1, rng)[:, 0]
-            floor = {
-                "plan_bw2_uvp": bw2_uvp(np.hstack([x_test, exact_y]), problem.plan_mean, problem.plan_cov),
-                "target_bw2_uvp": bw2_uvp(exact_y, problem.target_mean, problem.target_cov),
-                "cbw2_uvp": cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng),
-                                     problem.conditional_mean(x_cond), problem.conditional_cov, target_var),
-            }
-            for name in grid.solvers:
-                log(f"gaussian D={dim} eps={eps:g} {name}: fitting")
-                solver, fit_seconds = _fit(name, eps, x_train, y_train, grid.seed, device)
-                y, sample_seconds = _draw(solver, x_test, None, grid.seed + 1)
-                y_cond, _ = _draw(solver, x_cond, n_per_x, grid.seed + 2)
-                rows.append({
-                    "suite": "gaussian", "solver": name, "dim": dim, "eps": eps,
-                    "plan_bw2_uvp": bw2_uvp(np.hstack([x_test, y]), problem.plan_mean, problem.plan_cov),
-                    "target_bw2_uvp": bw2_uvp(y, problem.target_mean, problem.target_cov),
-                    "cbw2_uvp": cbw2_uvp(y_cond, problem.conditional_mean(x_cond), problem.conditional_cov,
-                                         target_var),
-                    **{f"floor_{k}": v for k, v in floor.items()},
-                    "paper_egnot_plan_bw2_uvp": EGNOT_GAUSSIAN_PLAN.get((float(eps), dim)),
-                    "fit_seconds": fit_seconds, "sample_seconds": sample_seconds, "n_test": grid.n_test,
-                })
+    for dim, eps, problem, rng, x_train, y_train in _problems(grid, gaussian_benchmark_pair):
+        x_test = problem.sample_source(grid.n_test, rng)
+        n_x, n_per_x = grid.n_conditional
+        x_cond = x_test[:n_x]
+        target_var = float(np.trace(problem.target_cov))
+        exact_y = problem.sample_conditional(x_test, 1, rng)[:, 0]
+        floor = {
+            "plan_bw2_uvp": bw2_uvp(np.hstack([x_test, exact_y]), problem.plan_mean, problem.plan_cov),
+            "target_bw2_uvp": bw2_uvp(exact_y, problem.target_mean, problem.target_cov),
+            "cbw2_uvp": cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng),
+                                 problem.conditional_mean(x_cond), problem.conditional_cov, target_var),
+        }
+        for name in grid.solvers:
+            log(f"gaussian D={dim} eps={eps:g} {name}: fitting")
+            solver, fit_seconds = _fit(name, eps, x_train, y_train, grid.seed, device)
+            y, sample_seconds = _draw(solver, x_test, None, grid.seed + 1)
+            y_cond, _ = _draw(solver, x_cond, n_per_x, grid.seed + 2)
+            rows.append({
+                "suite": "gaussian", "solver": name, "dim": dim, "eps": eps,
+                "plan_bw2_uvp": bw2_uvp(np.hstack([x_test, y]), problem.plan_mean, problem.plan_cov),
+                "target_bw2_uvp": bw2_uvp(y, problem.target_mean, problem.target_cov),
+                "cbw2_uvp": cbw2_uvp(y_cond, problem.conditional_mean(x_cond), problem.conditional_cov,
+                                     target_var),
+                **{f"floor_{k}": v for k, v in floor.items()},
+                "paper_egnot_plan_bw2_uvp": EGNOT_GAUSSIAN_PLAN.get((float(eps), dim)),
+                "fit_seconds": fit_seconds, "sample_seconds": sample_seconds, "n_test": grid.n_test,
+            })
     return rows
 
 
 def mixture_suite(grid: Grid, device: str | None = None, log: Callable[[str], None] = lambda s: None) -> list[dict]:
     """Rows of the mixture suite for every (D, eps, solver) of ``grid``."""
     rows = []
-    for dim in grid.dims:
-        for eps in grid.eps:
-            problem = benchmark_pair(dim, eps, seed=grid.seed)
-            rng = np.random.default_rng(grid.seed)
-            x_train, y_train = problem.sample_source(grid.n_train, rng), problem.sample_target(grid.n_train, rng)
-            n_x, n_per_x = grid.n_conditional
-            x_cond = problem.sample_source(n_x, rng)
-            means, covs = problem.conditional_mean(x_cond), problem.conditional_cov(x_cond)
-            target_var = problem.target_variance(rng)
-            floor = cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng), means, covs, target_var)
-            for name in grid.solvers:
-                log(f"mixture D={dim} eps={eps:g} {name}: fitting")
-                solver, fit_seconds = _fit(name, eps, x_train, y_train, grid.seed, device)
-                y_cond, sample_seconds = _draw(solver, x_cond, n_per_x, grid.seed + 1)
-                rows.append({
-                    "suite": "mixture", "solver": name, "dim": dim, "eps": eps,
-                    "cbw2_uvp": cbw2_uvp(y_cond, means, covs, target_var), "floor_cbw2_uvp": floor,
-                    "published_lightsb": MIXTURE_LIGHTSB.get((float(eps), dim)),
-                    "published_best_before_lightsb": MIXTURE_BEST_BEFORE_LIGHTSB.get((float(eps), dim)),
-                    "fit_seconds": fit_seconds, "sample_seconds": sample_seconds,
-                })
+    for dim, eps, problem, rng, x_train, y_train in _problems(grid, benchmark_pair):
+        n_x, n_per_x = grid.n_conditional
+        x_cond = problem.sample_source(n_x, rng)
+        means, covs = problem.conditional_mean(x_cond), problem.conditional_cov(x_cond)
+        target_var = problem.target_variance(rng)
+        floor = cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng), means, covs, target_var)
+        for name in grid.solvers:
+            log(f"mixture D={dim} eps={eps:g} {name}: fitting")
+            solver, fit_seconds = _fit(name, eps, x_train, y_train, grid.seed, device)
+            y_cond, sample_seconds = _draw(solver, x_cond, n_per_x, grid.seed + 1)
+            rows.append({
+                "suite": "mixture", "solver": name, "dim": dim, "eps": eps,
+                "cbw2_uvp": cbw2_uvp(y_cond, means, covs, target_var), "floor_cbw2_uvp": floor,
+                "published_lightsb": MIXTURE_LIGHTSB.get((float(eps), dim)),
+                "published_best_before_lightsb": MIXTURE_BEST_BEFORE_LIGHTSB.get((float(eps), dim)),
+                "fit_seconds": fit_seconds, "sample_seconds": sample_seconds,
+            })
     return rows
 
 

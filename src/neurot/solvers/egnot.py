@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import check_choice, check_int, check_positive, check_probability
+from neurot._validation import as_points, check_choice, check_int, check_positive, check_probability
 from neurot.costs import COSTS
 from neurot.data import DataSource
 from neurot.nn import GaussianMixturePotential, MLPPotential
@@ -154,8 +154,9 @@ class EgNOT(Solver):
             self.potential.set_normalization(target.mean.to(self.device), target.std)
         if isinstance(self.potential, GaussianMixturePotential):
             self.potential.initialize(target.sample(self.config.n_components, self.generator, self.device), target.std)
-        if config.step_size is None and not self.kernel.adjusted:
-            self.kernel.step_size = min(config.eps, 0.1 * target.std**2)
+        # Every fit starts from the same step, so a refit with the same seed repeats the first one.
+        unadjusted_step = min(config.eps, 0.1 * target.std**2)
+        self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
         self.lr = config.lr or (1e-2 if isinstance(self.potential, GaussianMixturePotential) else 1e-3)
         self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=self.lr)
         self.buffer = ReplayBuffer(config.buffer_size)
@@ -220,8 +221,6 @@ class EgNOT(Solver):
         ``steps`` overrides ``sample_steps``; ``seed`` makes the draw reproducible.
         """
         self._check_fitted()
-        from neurot._validation import as_points
-
         x = as_points("x", x, dim=self.dim).to(self.device)
         check_int("n_per_x", n_per_x, allow_none=True)
         check_int("steps", steps, minimum=0, allow_none=True)
