@@ -168,24 +168,14 @@ def test_bad_inputs_are_named(balanced_2d):
 
 
 @pytest.mark.slow
-def test_balanced_plan_16d_with_hutchinson_laplacian():
-    """D = 16 uses the Hutchinson Laplacian (D > exact_laplacian_max_dim); measured 0.18 % in about 12 s."""
-    problem = gaussian_benchmark_pair(16, eps=1.0, seed=0)
+@pytest.mark.parametrize("dim,eps,steps", [(16, 1.0, 1000), (2, 10.0, 3000)])
+def test_balanced_plan_slow_cases(dim, eps, steps):
+    """D = 16 uses the Hutchinson Laplacian (D > exact_laplacian_max_dim; measured 0.18 % in about 12 s); eps = 10 is a
+    near-independent plan whose generator needs a large entropy (measured 0.40 % after 3000 steps)."""
+    problem = gaussian_benchmark_pair(dim, eps=eps, seed=0)
     rng = np.random.default_rng(0)
-    solver = neurot.SFEUOT(eps=1.0).fit(problem.sample_source(20_000, rng), problem.sample_target(20_000, rng),
-                                        steps=1000, seed=0)
-    x = problem.sample_source(20_000, np.random.default_rng(1))
-    y = solver.sample(x, seed=2).numpy()
-    assert bw2_uvp(np.concatenate([x, y], 1), problem.plan_mean, problem.plan_cov) < 2.0
-
-
-@pytest.mark.slow
-def test_balanced_plan_2d_large_eps():
-    """eps = 10: near-independent plan, the generator needs a large entropy; measured 0.40 % after 3000 steps."""
-    problem = gaussian_benchmark_pair(2, eps=10.0, seed=0)
-    rng = np.random.default_rng(0)
-    solver = neurot.SFEUOT(eps=10.0).fit(problem.sample_source(20_000, rng), problem.sample_target(20_000, rng),
-                                         steps=3000, seed=0)
+    solver = neurot.SFEUOT(eps=eps).fit(problem.sample_source(20_000, rng), problem.sample_target(20_000, rng),
+                                        steps=steps, seed=0)
     x = problem.sample_source(20_000, np.random.default_rng(1))
     y = solver.sample(x, seed=2).numpy()
     assert bw2_uvp(np.concatenate([x, y], 1), problem.plan_mean, problem.plan_cov) < 2.0
