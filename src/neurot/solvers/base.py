@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neurot import __version__
-from neurot._validation import check_device, check_int, check_keys
+from neurot._validation import as_points, check_device, check_int, check_keys
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
 
@@ -113,6 +113,17 @@ class Solver:
     def _build(self, dim: int) -> None:
         """Create untrained networks for data of dimension ``dim`` (used by ``_setup`` and ``load``)."""
         raise NotImplementedError
+
+    def _points(self, name: str, x: Any) -> torch.Tensor:
+        """Validate query points ``x [n, D]`` of a fitted solver and move them to its device."""
+        self._check_fitted()
+        return as_points(name, x, dim=self.dim).to(self.device)
+
+    def _sampling_generator(self, seed: int | None) -> torch.Generator:
+        """A generator on the solver's device, seeded by ``seed`` (validated) or at random when None."""
+        check_int("seed", seed, minimum=0, allow_none=True)
+        generator = torch.Generator(self.device)
+        return generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
 
     def _check_fitted(self) -> None:
         if self.dim is None:

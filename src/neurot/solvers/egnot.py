@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import as_points, check_choice, check_int, check_positive, check_probability
+from neurot._validation import check_choice, check_int, check_positive, check_probability
 from neurot.costs import COSTS
 from neurot.data import DataSource
 from neurot.nn import GaussianMixturePotential, MLPPotential
@@ -42,7 +42,8 @@ class EgNOTConfig:
             1e-3 for the MLP, which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
         alpha: weight of ``mean((f / eps)^2)`` over both batches, keeping the energy bounded (0 disables it).
             Without it, training on thin targets (the Swiss roll at eps = 0.1) diverges: chains stall where ``f``
-            steepens and ``f`` runs off. Its bias on the Gaussian benchmark is below the Monte-Carlo error.
+            steepens and ``f`` runs off. At 1e-4, D = 8 Gaussians at eps = 0.1 scored plan BW2-UVP 0.069 % with it
+            and 0.087 % without (at 1e-3: 0.63 %, a visible bias).
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
         step_size: initial Langevin step ``eta`` (None: ``eps``, capped by the target's variance for plain ULA);
@@ -220,13 +221,10 @@ class EgNOT(Solver):
         ``x [M, D]`` gives ``[M, D]`` (one draw per row), or ``[M, n_per_x, D]`` when ``n_per_x`` is set.
         ``steps`` overrides ``sample_steps``; ``seed`` makes the draw reproducible.
         """
-        self._check_fitted()
-        x = as_points("x", x, dim=self.dim).to(self.device)
+        x = self._points("x", x)
         check_int("n_per_x", n_per_x, allow_none=True)
         check_int("steps", steps, minimum=0, allow_none=True)
-        check_int("seed", seed, minimum=0, allow_none=True)
-        generator = torch.Generator(self.device)
-        generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
+        generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
         sources = x.repeat_interleave(repeats, dim=0)
         n_steps = self.config.sample_steps if steps is None else steps

@@ -33,7 +33,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from neurot._validation import as_points, check_choice, check_int, check_positive, check_probability
+from neurot._validation import check_choice, check_int, check_positive, check_probability
 from neurot.data import DataSource
 from neurot.integrators import ODE_METHODS, integrate, time_grid
 from neurot.nn import LogitMLP, TimeScore, VelocityField, logistic_loss
@@ -291,10 +291,6 @@ class OTFlow(Solver):
         optimizer.step()
 
     # -- inference ----------------------------------------------------------------------------------------------
-    def _points(self, name: str, x: Any) -> torch.Tensor:
-        self._check_fitted()
-        return as_points(name, x, dim=self.dim).to(self.device)
-
     @torch.no_grad()
     def flow(self, x: Any, t_start: float, t_end: float, *, chunk_size: int = 65_536) -> torch.Tensor:
         """Move points ``x [n, D]`` along the flow from time ``t_start`` to ``t_end`` (both in [0, 1]): ``[n, D]``."""

@@ -51,7 +51,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import as_points, check_choice, check_int, check_positive
+from neurot._validation import check_choice, check_int, check_positive
 from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
@@ -275,16 +275,6 @@ class SFEUOT(Solver):
         return {"loss": loss.item(), **potential_metrics, **metrics, "lr": config.lr * factor}
 
     # -- inference ----------------------------------------------------------------------------------------------
-    def _points(self, name: str, x: Any) -> torch.Tensor:
-        self._check_fitted()
-        return as_points(name, x, dim=self.dim).to(self.device)
-
-    @staticmethod
-    def _rng(seed: int | None, device: torch.device) -> torch.Generator:
-        check_int("seed", seed, minimum=0, allow_none=True)
-        generator = torch.Generator(device)
-        return generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
-
     @torch.no_grad()
     def sample(self, x: Any, n_per_x: int | None = None, *, seed: int | None = None) -> torch.Tensor:
         """Draw ``y = T(x, z)``, ``z ~ N(0, I)``: one network evaluation (NFE = 1).
@@ -294,7 +284,7 @@ class SFEUOT(Solver):
         """
         x = self._points("x", x)
         check_int("n_per_x", n_per_x, allow_none=True)
-        generator = self._rng(seed, self.device)
+        generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
         y, _ = self._generate(x.repeat_interleave(repeats, dim=0), generator)
         return y if n_per_x is None else y.view(len(x), repeats, -1)
@@ -308,7 +298,7 @@ class SFEUOT(Solver):
         """
         x = self._points("x", x)
         check_int("n_steps", n_steps)
-        generator = self._rng(seed, self.device)
+        generator = self._sampling_generator(seed)
         y, _ = self._generate(x, generator)
         times = torch.linspace(0, 1, n_steps + 1, device=self.device)
         return brownian_bridge(x, y, times, self.config.eps, generator)
