@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample)
 
     bench = commands.add_parser("bench", help="accuracy and speed tables against exact ground truth")
-    bench.add_argument("suite", nargs="?", default="all", help="gaussian, mixture or all (default)")
+    bench.add_argument("suite", nargs="?", default="all", help="gaussian, mixture, speed or all (default)")
     bench.add_argument("--quick", action="store_true", help="the reduced grid (D in {2, 16}): minutes on a CPU")
     bench.add_argument("--solvers", help="comma-separated solver names (default: the suite's)")
     bench.add_argument("--dims", help="comma-separated dimensions (default: the grid's)")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from neurot.benchmarks.mixture import GaussianMixture, MixtureEOT
+from neurot.benchmarks.mixture import GaussianMixture, MixtureEOT, mixture_benchmark_pair
 from neurot.nn import GaussianMixturePotential
+from neurot.nn.gmm import spread_out_subset
 
 COVARIANCES = ["diag", "full"]
 
@@ -100,3 +101,31 @@ def test_exact_samples_have_the_oracle_moments(covariance):
     samples = potential.sample_conditional(x, torch.Generator().manual_seed(0)).detach().numpy()
     np.testing.assert_allclose(samples.mean(0), oracle.conditional_mean(x[:1].numpy())[0], atol=0.02)
     np.testing.assert_allclose(np.cov(samples.T), oracle.conditional_cov(x[:1].numpy())[0], atol=0.03)
+
+
+def test_spread_out_subset_gives_a_small_far_cluster_a_component():
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(5000, 2, generator=generator)
+    points[:100] += 8.0  # 2 % of the points, far away
+    chosen = spread_out_subset(points, 10, generator)
+    assert chosen.shape == (10, 2)
+    assert ((chosen - 8.0).norm(dim=1) < 4).any()
+    assert all((row == points).all(1).any() for row in chosen)
+    with pytest.raises(ValueError, match="cannot choose"):
+        spread_out_subset(points[:3], 10)
+
+
+def test_balance_weights_recovers_the_true_weights_of_the_benchmark_potential():
+    """With means and covariances of the exact potential, the fixed point in log w is the true weights."""
+    problem = mixture_benchmark_pair(2, 1.0, seed=1)
+    rng = np.random.default_rng(0)
+    x, y = (torch.tensor(a) for a in (problem.sample_source(40_000, rng), problem.sample_target(40_000, rng)))
+    potential = GaussianMixturePotential(2, 5, 1.0, "full").double()
+    with torch.no_grad():
+        potential.means.copy_(torch.tensor(problem.potential.means))
+        raw = torch.linalg.cholesky(torch.tensor(problem.potential.covs))
+        raw.diagonal(dim1=1, dim2=2).log_()
+        potential.raw_scale_tril.copy_(raw)
+        potential.log_weights.copy_(torch.tensor([3.0, -2.0, 0.0, 1.0, -4.0]))
+    potential.balance_weights(x, y, iterations=300)
+    np.testing.assert_allclose(potential.log_weights.detach().softmax(0).numpy(), problem.potential.weights, atol=0.02)

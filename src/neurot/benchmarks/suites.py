@@ -7,6 +7,7 @@ Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table
   samples of the same size (the Monte-Carlo floor), fit wall time, and the paper's plan number.
 - ``mixture``: the Gushchin et al. benchmark (:mod:`~neurot.benchmarks.mixture`): cBW2-UVP over test inputs with
   many samples each, the floor, and the published LightSB / best-before-LightSB numbers.
+- ``speed``: EgNOT training throughput and profile, and time to accuracy (:mod:`~neurot.benchmarks.speed`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
 from neurot.benchmarks.mixture import benchmark_pair
 from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN, MIXTURE_BEST_BEFORE_LIGHTSB, MIXTURE_LIGHTSB
+from neurot.benchmarks.speed import speed_suite
 
 
 def _egnot(**options: Any) -> Callable[[float], Any]:
@@ -132,7 +134,9 @@ def mixture_suite(grid: Grid, device: str | None = None, log: Callable[[str], No
     return rows
 
 
-SUITES: dict[str, Callable[..., list[dict]]] = {"gaussian": gaussian_suite, "mixture": mixture_suite}
+SUITES: dict[str, Callable[..., list[dict]]] = {
+    "gaussian": gaussian_suite, "mixture": mixture_suite, "speed": speed_suite,
+}
 
 #: Grids by suite: the full protocol and the ``--quick`` one (minutes on 2 CPU cores).
 GRIDS = {
@@ -141,6 +145,8 @@ GRIDS = {
     ("mixture", False): Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm", "egnot"),
                              n_conditional=(1000, 1000)),
     ("mixture", True): Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm",), n_conditional=(1000, 1000)),
+    ("speed", False): Grid(dims=(2, 16, 64, 128), eps=(1.0,), solvers=("egnot",)),
+    ("speed", True): Grid(dims=(16,), eps=(1.0,), solvers=("egnot",)),
 }
 
 COLUMNS = {
@@ -153,6 +159,10 @@ COLUMNS = {
                 ("floor_cbw2_uvp", "floor"), ("published_lightsb", "LightSB (published)"),
                 ("published_best_before_lightsb", "best before LightSB"), ("fit_seconds", "fit s"),
                 ("sample_seconds", "sample s")],
+    "speed": [("case", "case"), ("dim", "D"), ("eps", "eps"), ("it_per_s", "it/s"),
+              ("langevin_share", "Langevin share"), ("top_ops", "top operators (self CPU)"),
+              ("reached_at_step", "reached at step"), ("reached_after_s", "after fit s"),
+              ("plan_bw2_uvp", "final plan BW2-UVP %")],
 }
 
 

@@ -44,6 +44,24 @@ def _tril_gaussian_log_density(x: torch.Tensor, means: torch.Tensor, scale_tril:
     return -0.5 * (whitened.square().sum(1) + log_det[:, None] + x.shape[1] * math.log(2 * math.pi)).T
 
 
+def spread_out_subset(points: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``k`` rows of ``points [n, D]`` chosen by D^2 seeding (k-means++, Arthur and Vassilvitskii 2007): ``[k, D]``.
+
+    Each next row is drawn with probability proportional to its squared distance to the rows already chosen, so
+    small far-away clusters get a component (a uniform draw of 50 rows misses a 2 % cluster a third of the time).
+    """
+    if k > len(points):
+        raise ValueError(f"cannot choose {k} components from {len(points)} points")
+    first = torch.randint(len(points), (1,), generator=generator, device=points.device)
+    chosen = [points[first]]
+    nearest = (points - chosen[0]).square().sum(1)
+    for _ in range(k - 1):
+        index = torch.multinomial(nearest + 1e-30, 1, generator=generator)
+        chosen.append(points[index])
+        nearest = torch.minimum(nearest, (points - chosen[-1]).square().sum(1))
+    return torch.cat(chosen)
+
+
 class GaussianMixturePotential(nn.Module):
     """``f(y) = eps log sum_k w_k N(y; m_k, S_k)`` with learned ``log w [K]``, ``m [K, D]`` and covariances.
 
@@ -54,7 +72,7 @@ class GaussianMixturePotential(nn.Module):
       diag(exp(diag(raw_k)))``; the upper triangle of ``raw`` is unused.
 
     ``eps`` is fixed at construction (it is part of the parametrisation). :meth:`initialize` places the means on
-    target samples and sets ``S_k = (0.1 scale)^2 I``.
+    spread-out target samples, sets ``S_k = (0.1 scale)^2 I`` and balances the weights.
     """
 
     def __init__(self, dim: int, n_components: int, eps: float, covariance: str = "diag") -> None:
@@ -70,14 +88,38 @@ class GaussianMixturePotential(nn.Module):
             self.raw_scale_tril = nn.Parameter(torch.zeros(n_components, dim, dim))
 
     @torch.no_grad()
-    def initialize(self, target_points: torch.Tensor, scale: float) -> None:
-        """Means at ``K`` target points ``[K, D]``; covariances ``(0.1 scale)^2 I``."""
-        self.means.copy_(target_points)
+    def initialize(
+        self, source_points: torch.Tensor, target_points: torch.Tensor, scale: float,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        """Start from samples of ``P`` and ``Q`` (``[n, D]`` each, ``n >= K``).
+
+        Means at ``K`` target points chosen by :func:`spread_out_subset`; covariances ``(0.1 scale)^2 I``; weights
+        by :meth:`balance_weights`.
+        """
+        self.means.copy_(spread_out_subset(target_points, len(self.means), generator))
         if self.covariance == "diag":
             self.log_variances.fill_(2 * math.log(0.1 * scale))
         else:
             eye = torch.eye(self.means.shape[1], dtype=self.means.dtype, device=self.means.device)
             self.raw_scale_tril.copy_(math.log(0.1 * scale) * eye.expand_as(self.raw_scale_tril))
+        self.balance_weights(source_points, target_points)
+
+    @torch.no_grad()
+    def balance_weights(self, x: torch.Tensor, y: torch.Tensor, iterations: int = 100) -> None:
+        """Fixed-point updates of the weights alone toward a stationary point of the dual in ``log w``.
+
+        ``dL / d log w_k = eps (E_Q[r_k(y)] - E_P[beta_k(x)])`` with ``r_k(y) ∝ w_k N(y; m_k, S_k)`` the
+        components' responsibilities and ``beta_k(x)`` the conditional weights; each iteration sets
+        ``log w_k += log mean_y r_k(y) - log mean_x beta_k(x)`` (a Sinkhorn-like scaling) on samples ``x [n, D]``
+        of ``P`` and ``y [m, D]`` of ``Q``. At small ``eps`` the optimal ``log w`` span ``O(distance^2 / eps)``
+        (hundreds for a far-away cluster at ``eps = 0.1``), out of reach of gradient steps of size ``lr``.
+        """
+        for _ in range(iterations):
+            log_target_share = self._log_terms(y).log_softmax(1).logsumexp(0)
+            log_source_share = self._log_shifted_terms(x).log_softmax(1).logsumexp(0)
+            self.log_weights += log_target_share - log_source_share
+            self.log_weights -= self.log_weights.max()
 
     # -- the learned covariances -------------------------------------------------------------------------------
     def scale_tril(self) -> torch.Tensor:
@@ -106,13 +148,17 @@ class GaussianMixturePotential(nn.Module):
         return log_density + self.log_weights.log_softmax(0)
 
     # -- the potential and its closed forms --------------------------------------------------------------------
+    def _log_terms(self, y: torch.Tensor) -> torch.Tensor:
+        """``log w_k + log N(y; m_k, S_k)``: ``[n, D] -> [n, K]``."""
+        if self.covariance == "diag":
+            log_density = _diag_gaussian_log_density(y, self.means, self.log_variances.exp())
+        else:
+            log_density = _tril_gaussian_log_density(y, self.means, self.scale_tril())
+        return log_density + self.log_weights.log_softmax(0)
+
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``f(y)``: ``[n, D] -> [n]``."""
-        if self.covariance == "diag":
-            log_mixture = _diag_gaussian_log_density(y, self.means, self.log_variances.exp())
-        else:
-            log_mixture = _tril_gaussian_log_density(y, self.means, self.scale_tril())
-        return self.eps * torch.logsumexp(log_mixture + self.log_weights.log_softmax(0), dim=1)
+        return self.eps * torch.logsumexp(self._log_terms(y), dim=1)
 
     def log_partition(self, x: torch.Tensor) -> torch.Tensor:
         """``log Z_f(x) = log integral exp((f(y) - 1/2 |x - y|^2) / eps) dy``: ``[n, D] -> [n]``."""

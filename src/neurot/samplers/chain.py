@@ -10,6 +10,9 @@ import torch
 
 from neurot.samplers.kernels import ChainState, Kernel
 
+#: Label of :func:`run_chain` in :mod:`torch.profiler` traces.
+PROFILE_LABEL = "neurot.run_chain"
+
 
 class ChainDivergedError(FloatingPointError):
     """A Markov chain produced NaN or Inf."""
@@ -66,6 +69,15 @@ def run_chain(
     """
     if kernel.needs_gaussian_var and target.gaussian_var is None:
         raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian_var)")
+    with torch.profiler.record_function(PROFILE_LABEL):
+        return _run(kernel, target, y0, n_steps, generator, adapter)
+
+
+def _run(
+    kernel: Kernel, target: Target, y0: torch.Tensor, n_steps: int, generator: torch.Generator | None,
+    adapter: StepSizeAdapter | None,
+) -> ChainResult:
+    """The body of :func:`run_chain` (inputs checked)."""
     state = target(y0)
     accepted = torch.zeros((), device=y0.device)
     for _ in range(n_steps):

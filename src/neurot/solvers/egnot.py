@@ -38,8 +38,9 @@ class EgNOTConfig:
             (one that also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly too).
         hidden, activation: widths and activation of the MLP potential; n_components: of the mixture potential.
         covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
-        steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (None:
-            1e-3 for the MLP, which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
+        steps, batch_size, lr: training iterations (None: 2000 for the MLP, 5000 for the mixture, whose
+            iterations are cheap), batch size, Adam learning rate, cosine-decayed to 0 (None: 1e-3 for the MLP,
+            which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
         alpha: weight of ``mean((f / eps)^2)`` over both batches, keeping the energy bounded (0 disables it).
             Without it, training on thin targets (the Swiss roll at eps = 0.1) diverges: chains stall where ``f``
             steepens and ``f`` runs off. At 1e-4, D = 8 Gaussians at eps = 0.1 scored plan BW2-UVP 0.069 % with it
@@ -60,7 +61,7 @@ class EgNOTConfig:
     n_components: int = 50
     covariance: str = "full"
     cost: str = "quadratic"
-    steps: int = 2000
+    steps: int | None = None
     batch_size: int = 1024
     lr: float | None = None
     alpha: float = 1e-4
@@ -79,6 +80,8 @@ class EgNOTConfig:
         check_choice("covariance", self.covariance, COVARIANCES)
         check_choice("cost", self.cost, COSTS)
         check_choice("sampler", self.sampler, KERNELS)
+        if self.steps is None:
+            self.steps = 5000 if self.potential == "gmm" else 2000
         for name in ("steps", "batch_size", "buffer_size", "n_components"):
             check_int(name, getattr(self, name))
         for name in ("langevin_steps", "sample_steps"):
@@ -154,7 +157,9 @@ class EgNOT(Solver):
         if isinstance(self.potential, MLPPotential):
             self.potential.set_normalization(target.mean.to(self.device), target.std)
         if isinstance(self.potential, GaussianMixturePotential):
-            self.potential.initialize(target.sample(self.config.n_components, self.generator, self.device), target.std)
+            n_points = max(4096, self.config.n_components)
+            self.potential.initialize(source.sample(n_points, self.generator, self.device),
+                                      target.sample(n_points, self.generator, self.device), target.std, self.generator)
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
         unadjusted_step = min(config.eps, 0.1 * target.std**2)
         self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
