@@ -49,3 +49,24 @@ class ConvPotential(nn.Module):
         """``[n, C, H, W] -> [n]``."""
         features = self.features((y - self.loc) / self.scale)
         return self.scale.square() * self.readout(features.flatten(1)).squeeze(-1)
+
+
+class ConvClassifier(nn.Module):
+    """Logits ``[n, n_classes]`` of images ``[n, C, H, W]``.
+
+    Two blocks (3 x 3 convolution, ReLU, 2 x 2 max-pool) of ``width`` and ``2 * width`` channels, then a linear layer.
+    """
+
+    def __init__(self, shape: Sequence[int], n_classes: int, width: int = 16) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(shape[0], width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        with torch.no_grad():
+            n_features = self.features(torch.zeros(1, *shape)).numel()
+        self.readout = nn.Linear(n_features, n_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``[n, C, H, W] -> [n, n_classes]``."""
+        return self.readout(self.features(images).flatten(1))
