@@ -67,3 +67,17 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys, text, message):
     (tmp_path / "bad.toml").write_text(text)
     assert main(["fit", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "out"), "--steps", "1"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_examples_are_listed(capsys):
+    assert main(["examples"]) == 0
+    listing = capsys.readouterr().out
+    assert "digits-2to3" in listing and "digits-latent" in listing
+
+
+def test_unknown_example_and_example_with_config_are_errors(tmp_path, capsys):
+    assert main(["fit", "--example", "mnist", "--out", str(tmp_path / "out")]) == 2
+    assert "unknown example 'mnist'" in capsys.readouterr().err
+    (tmp_path / "c.toml").write_text("")
+    assert main(["fit", str(tmp_path / "c.toml"), "--example", "digits-2to3", "--out", str(tmp_path / "o")]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -52,11 +52,18 @@ def check_keys(name: str, given: Mapping[str, Any], allowed: Iterable[str]) -> N
         raise ValueError(f"unknown {name}: {unknown}; expected some of {sorted(allowed)}")
 
 
-def as_points(name: str, data: Any, *, dim: int | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Convert an array-like of points to a finite float tensor of shape ``[N, D]``.
+#: The shape of one data point: ``D`` for vectors ``[N, D]``, a tuple such as ``(C, H, W)`` for images.
+PointShape = int | tuple[int, ...]
 
+
+def as_points(
+    name: str, data: Any, *, dim: PointShape | None = None, dtype: torch.dtype = torch.float32, flat: bool = True
+) -> torch.Tensor:
+    """Convert an array-like of points to a finite float tensor of shape ``[N, D]`` (``flat=False``: ``[N, ...]``).
+
+    ``dim`` is the required shape of one point: an int ``D`` (``[N, D]``) or a tuple (``[N, *dim]``).
     Raises ``TypeError`` for non-numeric input and ``ValueError`` for the wrong number of axes, an empty array,
-    a dimension other than ``dim``, or NaN/Inf entries.
+    a point shape other than ``dim``, or NaN/Inf entries.
     """
     if isinstance(data, torch.Tensor):
         tensor = data.detach()
@@ -70,12 +77,18 @@ def as_points(name: str, data: Any, *, dim: int | None = None, dtype: torch.dtyp
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise TypeError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
-    if tensor.ndim != 2:
+    if flat and tensor.ndim != 2:
         raise ValueError(f"{name} must have shape [N, D] (2 axes), got shape {list(tensor.shape)}")
-    if tensor.shape[0] == 0 or tensor.shape[1] == 0:
+    if tensor.ndim < 2:
+        raise ValueError(f"{name} must have shape [N, D] or [N, C, H, W] (>= 2 axes), got shape {list(tensor.shape)}")
+    if tensor.numel() == 0:
         raise ValueError(f"{name} must hold at least one point of dimension >= 1, got shape {list(tensor.shape)}")
-    if dim is not None and tensor.shape[1] != dim:
+    if isinstance(dim, int) and tensor.shape[1:] != (dim,):
+        if tensor.ndim != 2:
+            raise ValueError(f"{name} must have shape [N, D] with D = {dim}, got shape {list(tensor.shape)}")
         raise ValueError(f"{name} must have dimension D = {dim}, got shape {list(tensor.shape)}")
+    if isinstance(dim, tuple) and tensor.shape[1:] != dim:
+        raise ValueError(f"{name} must have shape [N, {', '.join(map(str, dim))}], got shape {list(tensor.shape)}")
     tensor = tensor.to(dtype)
     if not torch.isfinite(tensor).all():
         raise ValueError(f"{name} contains NaN or Inf entries")

@@ -14,12 +14,33 @@ from neurot.config import merge_config, read_config
 def _fit(args: argparse.Namespace) -> None:
     from neurot.runs import fit_run
 
+    if args.example:
+        _fit_example(args)
+        return
     config = read_config(args.config)
     overrides = {k: v for k, v in {"steps": args.steps, "device": args.device, "seed": args.seed}.items()
                  if v is not None}
     config = merge_config(config, {"fit": overrides}, source="command line")
     fit_run(config, args.out)
     print(f"run written to {args.out}")
+
+
+def _fit_example(args: argparse.Namespace) -> None:
+    from neurot.examples import run_example
+
+    if args.config:
+        raise ValueError("give either a config file or --example NAME, not both")
+    metrics = run_example(args.example, args.out, steps=args.steps, seed=args.seed or 0, device=args.device or "cpu")
+    print(", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items()))
+    print(f"run written to {args.out}")
+
+
+def _examples(args: argparse.Namespace) -> None:
+    from neurot.examples import EXAMPLES
+
+    width = max(map(len, EXAMPLES))
+    for example in EXAMPLES.values():
+        print(f"{example.name:<{width}}  {example.description}")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -38,6 +59,8 @@ def _plot(args: argparse.Namespace) -> None:
 
     run_dir = Path(args.run_dir)
     config = read(run_dir / RUN_CONFIG)
+    if "example" in config:
+        raise ValueError(f"{run_dir} is a run of the example {config['example']!r}: its figure is figure.png")
     data = config["data"]
     source = load_points(data["source"], data["n_samples"], data["seed"], "source")
     target = load_points(data["target"], data["n_samples"], data["seed"] + 1, "target")
@@ -89,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--steps", type=int, help="training iterations (overrides the config)")
     fit.add_argument("--device", help="torch device, e.g. cpu or cuda")
     fit.add_argument("--seed", type=int, help="random seed")
+    fit.add_argument("--example", help="run a named example instead of a config (see `neurot examples`)")
     fit.set_defaults(run=_fit)
+
+    examples = commands.add_parser("examples", help="list the examples that `neurot fit --example NAME` runs")
+    examples.set_defaults(run=_examples)
 
     sample = commands.add_parser("sample", help="draw from a trained run's plan for source points in a .npy file")
     sample.add_argument("run_dir")

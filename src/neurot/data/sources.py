@@ -1,14 +1,15 @@
-"""One interface for every kind of training data: a tensor, an array, or a callable ``n -> [n, D]``."""
+"""One interface for every kind of training data: a tensor, an array, or a callable ``n -> [n, ...]``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from neurot._validation import as_points
+from neurot._validation import PointShape, as_points
 
 #: Points drawn from a callable source to estimate its dimension and scale.
 PROBE_SIZE = 4096
@@ -16,10 +17,11 @@ PROBE_SIZE = 4096
 
 @dataclass
 class DataSource:
-    """Draws batches ``[n, D]`` from a finite sample (uniformly, with replacement) or from a callable.
+    """Draws batches ``[n, *shape]`` from a finite sample (uniformly, with replacement) or from a callable.
 
-    ``mean`` ``[D]`` and ``std`` (a scalar: root mean per-coordinate variance) describe the data's location and
-    scale; solvers use them to normalise networks and choose step sizes.
+    ``shape`` is the shape of one point (``(D,)`` for vectors, ``(C, H, W)`` for images) and ``dim`` its number
+    of entries. ``mean`` (of shape ``shape``) and ``std`` (a scalar: root mean per-coordinate variance) describe
+    the data's location and scale; solvers use them to normalise networks and choose step sizes.
     """
 
     name: str
@@ -28,29 +30,44 @@ class DataSource:
     dim: int
     mean: torch.Tensor
     std: float
+    shape: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.shape = tuple(self.shape) or (self.dim,)
+
+    @property
+    def point_shape(self) -> PointShape:
+        """``D`` for vector data, else the tuple ``shape`` (what :func:`as_points` checks as ``dim``)."""
+        return self.shape[0] if len(self.shape) == 1 else self.shape
 
     def sample(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None
     ) -> torch.Tensor:
-        """Return ``n`` points ``[n, D]`` on ``device``."""
+        """Return ``n`` points ``[n, *shape]`` on ``device``."""
         if self.points is not None:
             index = torch.randint(len(self.points), (n,), generator=generator, device=self.points.device)
             batch = self.points[index]
         else:
-            batch = as_points(f"{self.name} (the value returned by the callable)", self.draw(n), dim=self.dim)
+            batch = as_points(f"{self.name} (the value returned by the callable)", self.draw(n),
+                              dim=self.point_shape, flat=False)
             if batch.shape[0] != n:
                 raise ValueError(f"{self.name} callable returned {batch.shape[0]} points when asked for {n}")
         return batch.to(device) if device is not None else batch
 
 
-def as_source(name: str, data: Any, *, dim: int | None = None) -> DataSource:
-    """Validate ``data`` (tensor/array ``[N, D]`` or callable ``n -> [n, D]``) and wrap it as a :class:`DataSource`."""
+def as_source(name: str, data: Any, *, dim: PointShape | None = None, flat: bool = True) -> DataSource:
+    """Validate ``data`` (tensor/array ``[N, D]`` or callable ``n -> [n, D]``) and wrap it as a :class:`DataSource`.
+
+    ``dim``: the required point shape (see :func:`neurot._validation.as_points`); ``flat=False`` also accepts
+    points with several axes, such as images ``[N, C, H, W]``.
+    """
     if callable(data) and not isinstance(data, torch.Tensor):
-        probe = as_points(f"{name} (the value returned by the callable)", data(PROBE_SIZE), dim=dim)
+        probe = as_points(f"{name} (the value returned by the callable)", data(PROBE_SIZE), dim=dim, flat=flat)
         points, draw = None, data
     else:
-        probe = points = as_points(name, data, dim=dim)
+        probe = points = as_points(name, data, dim=dim, flat=flat)
         draw = None
     mean = probe.mean(0)
     std = float(probe.var(0, unbiased=False).mean().sqrt()) if len(probe) > 1 else 1.0
-    return DataSource(name, points, draw, probe.shape[1], mean, std if std > 0 else 1.0)
+    shape = tuple(probe.shape[1:])
+    return DataSource(name, points, draw, math.prod(shape), mean, std if std > 0 else 1.0, shape)

@@ -1,12 +1,15 @@
-"""Networks only: potentials ``[n, D] -> [n]``, generators, classifiers and time-conditioned fields ``(x, t)``."""
+"""Networks only: potentials ``[n, D] -> [n]`` and ``[n, C, H, W] -> [n]``, generators, classifiers, time fields."""
 
 from neurot.nn.classifier import LogitMLP, logistic_loss
+from neurot.nn.conv import ConvClassifier, ConvPotential
 from neurot.nn.generator import GaussianGenerator
 from neurot.nn.gmm import GaussianMixturePotential
 from neurot.nn.mlp import MLPPotential, NormalizedMLP
 from neurot.nn.time_mlp import TimeMLPPotential, TimeScore, VelocityField
 
 __all__ = [
+    "ConvClassifier",
+    "ConvPotential",
     "GaussianGenerator",
     "GaussianMixturePotential",
     "LogitMLP",

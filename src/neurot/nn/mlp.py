@@ -47,6 +47,8 @@ class NormalizedMLP(nn.Module):
 class MLPPotential(NormalizedMLP):
     """``f(y) = scale^2 * g((y - loc) / scale)`` with ``g`` an MLP ``D -> hidden... -> 1``.
 
+    Points with several axes (``[n, C, H, W]``) are flattened to ``D = C H W`` entries.
+
     Normalised by the target data, ``f`` has the units of the quadratic cost whatever the data's scale. Smooth
     activations (SiLU, the default) give Langevin samplers a continuous gradient.
     """
@@ -55,5 +57,5 @@ class MLPPotential(NormalizedMLP):
         super().__init__(dim, dim, hidden, 1, activation)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """``[n, D] -> [n]``."""
-        return self.scale.square() * self.net(self.normalize(y)).squeeze(-1)
+        """``[n, D] -> [n]`` (or ``[n, ...] -> [n]``, flattened)."""
+        return self.scale.square() * self.net(self.normalize(y.flatten(1))).squeeze(-1)

@@ -17,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neurot import __version__
-from neurot._validation import as_points, check_device, check_int, check_keys
+from neurot._validation import PointShape, as_points, check_device, check_int, check_keys
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
 
@@ -34,13 +34,15 @@ class Solver:
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    #: False for solvers that take points with several axes (images ``[N, C, H, W]``), not only ``[N, D]``.
+    flat_data: ClassVar[bool] = True
 
     def __init__(self, **options: Any) -> None:
         fields = {f.name for f in dataclasses.fields(self.Config)}
         check_keys(f"{type(self).__name__} options", options, fields)
         self.config = self.Config(**options)
         self.history: list[dict[str, float]] = []
-        self.dim: int | None = None
+        self.dim: PointShape | None = None  # shape of one source point: D, or e.g. (C, H, W)
         self.device = torch.device("cpu")
         self.step = 0
 
@@ -68,8 +70,8 @@ class Solver:
         callbacks = list(callbacks or [])
         if any(not callable(c) for c in callbacks):
             raise TypeError("callbacks must be callables callback(solver, step, metrics)")
-        source_data = as_source("source", source)
-        target_data = as_source("target", target, dim=self._target_dim(source_data))
+        source_data = as_source("source", source, flat=self.flat_data)
+        target_data = as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
         total = steps if steps is not None else self.config.steps
         seed = 0 if seed is None else seed
         self.generator = torch.Generator(self.device).manual_seed(seed)
@@ -89,9 +91,9 @@ class Solver:
                     break
         return self
 
-    def _target_dim(self, source: DataSource) -> int | None:
-        """Required dimension of the target given the source (None: any); the quadratic cost needs equal ones."""
-        return source.dim
+    def _target_dim(self, source: DataSource) -> PointShape | None:
+        """Required point shape of the target given the source (None: any); the quadratic cost needs equal ones."""
+        return source.point_shape
 
     def _setup(self, source: DataSource, target: DataSource) -> None:
         raise NotImplementedError
@@ -108,16 +110,16 @@ class Solver:
         return {}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`_extra_state`."""
+        """Inverse of :meth:`_extra_state` (called before :meth:`_build` on load)."""
 
-    def _build(self, dim: int) -> None:
-        """Create untrained networks for data of dimension ``dim`` (used by ``_setup`` and ``load``)."""
+    def _build(self, dim: PointShape) -> None:
+        """Create untrained networks for source points of shape ``dim`` (used by ``_setup`` and ``load``)."""
         raise NotImplementedError
 
     def _points(self, name: str, x: Any) -> torch.Tensor:
-        """Validate query points ``x [n, D]`` of a fitted solver and move them to its device."""
+        """Validate query points ``x [n, D]`` (or ``[n, *dim]``) of a fitted solver and move them to its device."""
         self._check_fitted()
-        return as_points(name, x, dim=self.dim).to(self.device)
+        return as_points(name, x, dim=self.dim, flat=self.flat_data).to(self.device)
 
     def _sampling_generator(self, seed: int | None) -> torch.Generator:
         """A generator on the solver's device, seeded by ``seed`` (validated) or at random when None."""
@@ -132,9 +134,9 @@ class Solver:
 
     # -- persistence --------------------------------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
-        """The options as plain JSON values; a user's network is recorded as ``"custom"``."""
+        """The options as plain JSON values; a user's network or callable (e.g. a cost) is recorded as ``"custom"``."""
         values = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
-        return {k: "custom" if isinstance(v, nn.Module) else list(v) if isinstance(v, tuple) else v
+        return {k: "custom" if isinstance(v, nn.Module) or callable(v) else list(v) if isinstance(v, tuple) else v
                 for k, v in values.items()}
 
     def save(self, path: str | Path) -> Path:
@@ -155,7 +157,7 @@ class Solver:
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None, **modules: nn.Module) -> Self:
-        """Load a solver written by :meth:`save`. Custom networks used in training are passed by name."""
+        """Load a solver written by :meth:`save`. Custom networks or costs used in training are passed by name."""
         path = Path(path)
         meta = read_json(path / CONFIG_FILE)
         if meta.get("solver") != cls.name:
@@ -164,13 +166,14 @@ class Solver:
         missing = sorted(k for k, v in config.items() if v == "custom" and k not in modules)
         if missing:
             example = f"load(path, {missing[0]}=network)"
-            raise ValueError(f"{path} was trained with custom networks {missing}: pass them, e.g. {example}")
+            raise ValueError(f"{path} was trained with custom networks or costs {missing}: pass them, e.g. {example}")
         solver = cls(**{**config, **modules})
         solver.device = check_device("device", device)
-        solver._build(int(meta["dim"]))
+        solver._load_extra_state(meta.get("state", {}))
+        dim = meta["dim"]
+        solver._build(tuple(dim) if isinstance(dim, list) else int(dim))
         tensors = read_tensors(path / WEIGHTS_FILE, solver.device)
         for name, module in solver._modules().items():
             prefix = f"{name}."
             module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-        solver._load_extra_state(meta.get("state", {}))
         return solver

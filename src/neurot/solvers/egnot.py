@@ -7,6 +7,9 @@ One potential ``f`` on the target space. The plan's conditionals are energy-base
 and ``f`` maximises the weak dual ``L(f) = E_Q[f(y)] - eps E_P[log Z_f(x)]``. Its gradient (Theorem 3 of the paper)
 needs samples of ``pi_f(. | x)``, drawn by Langevin MCMC; the minimised loss per batch is
 ``mean f(y_neg) - mean f(y_pos)`` with ``y_pos ~ Q`` and detached ``y_neg ~ pi_f(. | x)``, ``x ~ P``.
+
+The cost may be any differentiable ``c(x, y) -> [n]`` (gradients by autograd), and source and target points may
+have different shapes: images ``x [N, C, H, W]`` and latent codes ``y [N, d]`` under ``neurot.costs.latent(G)``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import check_choice, check_int, check_positive, check_probability
-from neurot.costs import COSTS
+from neurot._validation import PointShape, check_choice, check_int, check_positive, check_probability
+from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
-from neurot.nn import GaussianMixturePotential, MLPPotential
+from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
 from neurot.samplers import KERNELS, ReplayBuffer, StepSizeAdapter, Target, run_chain
 from neurot.solvers.base import Solver
@@ -32,12 +35,17 @@ class EgNOTConfig:
     """Options of :class:`EgNOT`. Only ``eps`` is required; the rest have defaults chosen from the data.
 
     Attributes:
-        eps: entropic regularisation (``eps KL(pi || P x Q)`` with the cost ``1/2 |x - y|^2``).
-        potential: ``"mlp"``, ``"gmm"`` (``exp(f / eps)`` a Gaussian mixture of ``n_components``: the loss is then
-            exact and sampling needs no MCMC, the LightSB parametrisation) or any ``nn.Module`` ``[n, D] -> [n]``
-            (one that also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly too).
-        hidden, activation: widths and activation of the MLP potential; n_components: of the mixture potential.
+        eps: entropic regularisation (``eps KL(pi || P x Q)``).
+        potential: ``"mlp"``, ``"conv"`` (images ``[N, C, H, W]``: :class:`neurot.nn.ConvPotential`), ``"gmm"``
+            (``exp(f / eps)`` a Gaussian mixture of ``n_components``: the loss is then exact and sampling needs no
+            MCMC, the LightSB parametrisation; quadratic cost only) or any ``nn.Module`` ``[n, ...] -> [n]`` (one that
+            also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly with the quadratic
+            cost).
+        hidden, activation: widths and activation of the MLP potential (activation also of the conv potential);
+            channels: of the conv potential's layers; n_components: of the mixture potential.
         covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
+        cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
+            in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations (None: 2000 for the MLP, 5000 for the mixture, whose
             iterations are cheap), batch size, Adam learning rate, cosine-decayed to 0 (None: 1e-3 for the MLP,
             which normalises its inputs by the target's mean and scale, 1e-2 for the mixture).
@@ -45,12 +53,21 @@ class EgNOTConfig:
             Without it, training on thin targets (the Swiss roll at eps = 0.1) diverges: chains stall where ``f``
             steepens and ``f`` runs off. At 1e-4, D = 8 Gaussians at eps = 0.1 scored plan BW2-UVP 0.069 % with it
             and 0.087 % without (at 1e-3: 0.63 %, a visible bias).
-        sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`.
+        sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`, or ``"auto"``: ``"split_mala"`` for the
+            quadratic cost (its Gaussian factor integrated exactly), ``"mala"`` for any other cost.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
         step_size: initial Langevin step ``eta`` (None: ``eps``, capped by the target's variance for plain ULA);
             adjusted kernels adapt it toward ``target_acceptance`` during training.
         buffer_size, buffer_prob: replay buffer of ``(x, y)`` chain states; each training chain restarts from it
-            with probability ``buffer_prob``, else from ``N(x, eps I)`` at a fresh ``x``.
+            with probability ``buffer_prob`` (so chains persist with their own ``x``), else from a fresh start.
+        start: where fresh chains start: ``"source"`` (at ``x`` plus noise; needs equal shapes), ``"target"``
+            (``N(mean_Q, std_Q^2 I)`` in the target space) or ``"auto"``: ``"source"`` for the quadratic cost (it
+            then draws ``N(x, eps I)``, the conditional when ``f`` is constant) and for other costs between points
+            of one shape, ``"target"`` for latent costs and between points of different shapes.
+        start_noise: standard deviation of the noise added to ``"source"`` starts (None: ``sqrt(eps)``).
+        anneal: final temperature of the chains of :meth:`EgNOT.sample`: 1 (default) samples ``pi_f(. | x)``; below
+            1 the chains' temperature falls geometrically from 1 to ``anneal`` (the drift is unchanged, the noise
+            shrinks), which removes Langevin noise from images at the price of some diversity.
 
     """
 
@@ -60,26 +77,42 @@ class EgNOTConfig:
     activation: str = "silu"
     n_components: int = 50
     covariance: str = "full"
-    cost: str = "quadratic"
+    cost: Any = "quadratic"
+    channels: tuple[int, ...] = (32, 64, 64)
     steps: int | None = None
     batch_size: int = 1024
     lr: float | None = None
     alpha: float = 1e-4
-    sampler: str = "split_mala"
+    sampler: str = "auto"
     langevin_steps: int = 10
     sample_steps: int = 300
     step_size: float | None = None
     target_acceptance: float = 0.65
     buffer_size: int = 10_000
     buffer_prob: float = 0.95
+    start: str = "auto"
+    start_noise: float | None = None
+    anneal: float = 1.0
 
     def __post_init__(self) -> None:
         check_positive("eps", self.eps)
         if not isinstance(self.potential, nn.Module):
-            check_choice("potential", self.potential, ["mlp", "gmm"])
+            check_choice("potential", self.potential, POTENTIALS)
         check_choice("covariance", self.covariance, COVARIANCES)
-        check_choice("cost", self.cost, COSTS)
-        check_choice("sampler", self.sampler, KERNELS)
+        quadratic = is_quadratic(resolve_cost(self.cost))
+        if quadratic:
+            self.cost = "quadratic"
+        check_choice("sampler", self.sampler, ["auto", *KERNELS])
+        if not quadratic and KERNELS.get(self.sampler, KERNELS["mala"]).needs_gaussian_var:
+            raise ValueError(f"sampler={self.sampler!r} integrates the Gaussian factor of the quadratic cost; "
+                             "with another cost use 'mala' (the default) or 'ula'")
+        if not quadratic and self.potential == "gmm":
+            raise ValueError("potential='gmm' is exact for the quadratic cost only; use 'mlp' or 'conv' with this cost")
+        check_choice("start", self.start, ["auto", "source", "target"])
+        check_positive("start_noise", self.start_noise, allow_none=True)
+        check_positive("anneal", self.anneal)
+        if self.anneal > 1:
+            raise ValueError(f"anneal must be in (0, 1], got {self.anneal!r}")
         if self.steps is None:
             self.steps = 5000 if self.potential == "gmm" else 2000
         for name in ("steps", "batch_size", "buffer_size", "n_components"):
@@ -92,9 +125,17 @@ class EgNOTConfig:
         check_probability("target_acceptance", self.target_acceptance)
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
-        self.hidden = tuple(self.hidden)
-        if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
-            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}")
+        self.hidden, self.channels = tuple(self.hidden), tuple(self.channels)
+        for name in ("hidden", "channels"):
+            widths = getattr(self, name)
+            if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
+                raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
+
+
+#: Built-in potentials (besides any ``nn.Module``).
+POTENTIALS = ("mlp", "conv", "gmm")
+#: Temperature stages of an annealed sampling chain (``anneal < 1``).
+ANNEAL_STAGES = 10
 
 
 class EgNOT(Solver):
@@ -104,58 +145,103 @@ class EgNOT(Solver):
 
         solver = neurot.EgNOT(eps=0.1).fit(x, y)     # x [N, D], y [M, D]
         samples = solver.sample(x_test, n_per_x=100)  # [n, 100, D]
+
+        # images to latent codes of a generator G: x [N, C, H, W], z [M, d]
+        solver = neurot.EgNOT(eps=1.0, cost=neurot.costs.latent(G)).fit(x, z)
     """
 
     name = "egnot"
     Config = EgNOTConfig
+    flat_data = False
 
     def __init__(self, eps: float, **options: Any) -> None:
         super().__init__(eps=eps, **options)
-        self.cost = COSTS[self.config.cost]
-        kernel_class = KERNELS[self.config.sampler]
-        self.kernel = kernel_class(self.config.step_size or self.config.eps)
+        self.cost = resolve_cost(self.config.cost)
+        sampler = self.config.sampler
+        if sampler == "auto":
+            sampler = "split_mala" if is_quadratic(self.cost) else "mala"
+        self.kernel = KERNELS[sampler](self.config.step_size or self.config.eps)
         self.potential: nn.Module | None = None
+        self.target_shape: tuple[int, ...] | None = None
+        self.target_mean: torch.Tensor | None = None
+        self.target_std = 1.0
 
     # -- the model ----------------------------------------------------------------------------------------------
-    def _build(self, dim: int) -> None:
+    def _target_dim(self, source: DataSource) -> PointShape | None:
+        return source.point_shape if is_quadratic(self.cost) else None
+
+    def _build(self, dim: PointShape) -> None:
         self.dim = dim
-        potential = self.config.potential
+        shape = self.target_shape = self.target_shape or ((dim,) if isinstance(dim, int) else tuple(dim))
+        if self.target_mean is None:
+            self.target_mean = torch.zeros(shape)
+        self.target_mean = self.target_mean.to(self.device)
+        if isinstance(self.cost, nn.Module):
+            self.cost.to(self.device)
+        config, potential = self.config, self.config.potential
+        if not isinstance(potential, nn.Module) and potential == "gmm" and len(shape) != 1:
+            raise ValueError(f"potential='gmm' needs target points [N, D], got shape {list(shape)}; use 'conv'")
         if isinstance(potential, nn.Module):
-            self.potential = potential.to(self.device)
+            self.potential = potential
         elif potential == "gmm":
-            config = self.config
-            self.potential = GaussianMixturePotential(dim, config.n_components, config.eps, config.covariance)
-            self.potential.to(self.device)
+            self.potential = GaussianMixturePotential(shape[0], config.n_components, config.eps, config.covariance)
+        elif potential == "conv":
+            self.potential = ConvPotential(shape, config.channels, config.activation)
         else:
-            self.potential = MLPPotential(dim, self.config.hidden, self.config.activation).to(self.device)
+            self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation)
+        self.potential.to(self.device)
 
     @property
     def exact(self) -> bool:
         """True when the potential gives ``log Z_f`` and samples of ``pi_f`` in closed form (no MCMC)."""
-        return hasattr(self.potential, "log_partition") and hasattr(self.potential, "sample_conditional")
+        closed_form = hasattr(self.potential, "log_partition") and hasattr(self.potential, "sample_conditional")
+        return closed_form and is_quadratic(self.cost)
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"potential": self.potential}
 
-    def energy_target(self, x: torch.Tensor) -> Target:
-        """The conditional ``pi_f(. | x)`` as an MCMC target, ``E_x(y) = (c(x, y) - f(y)) / eps`` for ``x [n, D]``."""
-        eps = self.config.eps
-        potential = self.potential
-        _, gaussian_var = self.cost.gaussian_reference(x, eps)
-        return Target(lambda y: (self.cost(x, y) - potential(y)) / eps, gaussian_var=gaussian_var)
+    def energy_target(self, x: torch.Tensor, temperature: float = 1.0) -> Target:
+        """The conditional ``pi_f(. | x)`` as an MCMC target, ``E_x(y) = (c(x, y) - f(y)) / eps`` for ``x [n, ...]``.
+
+        ``temperature`` ``T`` tempers it to ``exp(-E_x(y) / T)``.
+        """
+        eps = self.config.eps * temperature
+        cost, potential = self.cost, self.potential
+        gaussian_var = cost.gaussian_reference(x, eps)[1] if is_quadratic(cost) else None
+        return Target(lambda y: (cost(x, y) - potential(y)) / eps, gaussian_var=gaussian_var)
+
+    @property
+    def start(self) -> str:
+        """Where fresh chains start, ``"source"`` or ``"target"`` (the ``start`` option with ``"auto"`` resolved)."""
+        if self.config.start != "auto":
+            return self.config.start
+        if is_quadratic(self.cost):
+            return "source"
+        source_shape = (self.dim,) if isinstance(self.dim, int) else tuple(self.dim)
+        same_space = source_shape == self.target_shape and not isinstance(self.cost, LatentCost)
+        return "source" if same_space else "target"
 
     def _initial_points(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Chain starts for sources ``x [n, D]``: a draw of ``N(x, eps I)``, the conditional when ``f`` is constant."""
-        mean, var = self.cost.gaussian_reference(x, self.config.eps)
-        return mean + math.sqrt(var) * torch.randn(mean.shape, generator=generator, device=mean.device)
+        """Chain starts ``[n, *target_shape]`` for sources ``x [n, ...]`` (see the ``start`` option)."""
+        if self.start == "target":
+            noise = torch.randn((len(x), *self.target_shape), generator=generator, device=x.device)
+            return self.target_mean + self.target_std * noise
+        if tuple(x.shape[1:]) != self.target_shape:
+            raise ValueError(f"start='source' needs source and target points of one shape, got {list(x.shape[1:])} "
+                             f"and {list(self.target_shape)}; use start='target'")
+        std = math.sqrt(self.config.eps) if self.config.start_noise is None else self.config.start_noise
+        return x + std * torch.randn(x.shape, generator=generator, device=x.device)
 
     # -- training -----------------------------------------------------------------------------------------------
     def _setup(self, source: DataSource, target: DataSource) -> None:
         config = self.config
         self.source_data, self.target_data = source, target
-        self._build(source.dim)
-        if isinstance(self.potential, MLPPotential):
-            self.potential.set_normalization(target.mean.to(self.device), target.std)
+        self.target_shape, self.target_mean, self.target_std = target.shape, target.mean, target.std
+        self._build(source.point_shape)
+        if isinstance(self.potential, (MLPPotential, ConvPotential)):
+            loc = target.mean.to(self.device)
+            self.potential.set_normalization(loc.flatten() if isinstance(self.potential, MLPPotential) else loc,
+                                             target.std)
         if isinstance(self.potential, GaussianMixturePotential):
             n_points = max(4096, self.config.n_components)
             self.potential.initialize(source.sample(n_points, self.generator, self.device),
@@ -171,14 +257,14 @@ class EgNOT(Solver):
         self.adapter = StepSizeAdapter(config.target_acceptance, max_step=10 * config.eps)
 
     def _negatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """Chains for the batch ``x [B, D]``: restart from the buffer or from ``N(x, eps I)``, run, store."""
+        """Chains for the batch ``x [B, ...]``: restart from the buffer or from a fresh start, run, store."""
         config, generator = self.config, self.generator
         y0 = self._initial_points(x, generator)
         if len(self.buffer) and config.buffer_prob > 0:
             reuse = torch.rand(len(x), generator=generator, device=self.device) < config.buffer_prob
             x_old, y_old = self.buffer.sample(len(x), generator)
-            x = torch.where(reuse[:, None], x_old, x)
-            y0 = torch.where(reuse[:, None], y_old, y0)
+            x = torch.where(reuse.view(-1, *[1] * (x.ndim - 1)), x_old, x)
+            y0 = torch.where(reuse.view(-1, *[1] * (y0.ndim - 1)), y_old, y0)
         result = run_chain(self.kernel, self.energy_target(x), y0, config.langevin_steps, generator, self.adapter)
         self.buffer.push(x, result.state.y)
         return x, result.state.y, result.diagnostics()
@@ -221,10 +307,11 @@ class EgNOT(Solver):
         seed: int | None = None,
         chunk_size: int = 65_536,
     ) -> torch.Tensor:
-        """Draw ``y ~ pi_f(. | x)``: exactly for a mixture potential, else by Langevin chains from ``N(x, eps I)``.
+        """Draw ``y ~ pi_f(. | x)``: exactly for a mixture potential, else by Langevin chains (see ``start``).
 
-        ``x [M, D]`` gives ``[M, D]`` (one draw per row), or ``[M, n_per_x, D]`` when ``n_per_x`` is set.
-        ``steps`` overrides ``sample_steps``; ``seed`` makes the draw reproducible.
+        ``x [M, ...]`` (the source's point shape) gives ``[M, ...]`` (one draw per row, in the target's point
+        shape), or ``[M, n_per_x, ...]`` when ``n_per_x`` is set. ``steps`` overrides ``sample_steps``; ``seed``
+        makes the draw reproducible. With ``anneal < 1`` the chains end at a lower temperature (see the option).
         """
         x = self._points("x", x)
         check_int("n_per_x", n_per_x, allow_none=True)
@@ -238,13 +325,34 @@ class EgNOT(Solver):
             if self.exact:
                 chunks.append(self.potential.sample_conditional(x_chunk, generator))
                 continue
-            y0 = self._initial_points(x_chunk, generator)
-            chunks.append(run_chain(self.kernel, self.energy_target(x_chunk), y0, n_steps, generator).state.y)
+            chunks.append(self._sampling_chain(x_chunk, self._initial_points(x_chunk, generator), n_steps, generator))
         y = torch.cat(chunks)
-        return y if n_per_x is None else y.view(len(x), repeats, -1)
+        return y if n_per_x is None else y.view(len(x), repeats, *self.target_shape)
+
+    def _sampling_chain(
+        self, x: torch.Tensor, y0: torch.Tensor, n_steps: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``n_steps`` of the kernel from ``y0`` on ``pi_f(. | x)``, tempered in stages from 1 to ``anneal``.
+
+        At temperature ``T`` the kernel runs on ``exp(-E_x / T)`` with step ``T eta``: the same drift
+        ``-(eta / 2) grad E_x``, noise ``sqrt(T eta)``.
+        """
+        anneal = self.config.anneal
+        stages = 1 if anneal == 1 else min(ANNEAL_STAGES, max(n_steps, 1))
+        y = y0
+        for stage, stage_steps in enumerate(torch.arange(n_steps).tensor_split(stages)):
+            temperature = anneal ** (stage / max(stages - 1, 1))
+            kernel = type(self.kernel)(self.kernel.step_size * temperature)
+            y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator).state.y
+        return y
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"step_size": self.kernel.step_size}
+        return {"step_size": self.kernel.step_size, "target_shape": list(self.target_shape),
+                "target_mean": self.target_mean.flatten().tolist(), "target_std": self.target_std}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.kernel.step_size = float(state.get("step_size", self.kernel.step_size))
+        if "target_shape" in state:
+            self.target_shape = tuple(state["target_shape"])
+            self.target_mean = torch.tensor(state["target_mean"]).view(self.target_shape)
+            self.target_std = float(state["target_std"])

@@ -1,0 +1,51 @@
+"""Named, self-contained examples: ``neurot examples`` lists them, ``neurot fit --example NAME`` runs one.
+
+Each builds its own data offline, trains, evaluates and fills a run directory: ``config.json``, ``model/``,
+``metrics.jsonl`` (training lines, then one line of evaluation metrics) and ``figure.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example: ``run(out, steps=None, seed=0, device="cpu", progress=None) -> evaluation metrics``."""
+
+    name: str
+    description: str
+    run: Callable[..., dict[str, Any]]
+
+
+def _digits_2to3(out: Path, **options: Any) -> dict[str, Any]:
+    from neurot.examples.digits import run_digits_2to3
+
+    return run_digits_2to3(out, **options)
+
+
+def _digits_latent(out: Path, **options: Any) -> dict[str, Any]:
+    from neurot.examples.digits import run_digits_latent
+
+    return run_digits_latent(out, **options)
+
+
+EXAMPLES: dict[str, Example] = {
+    example.name: example
+    for example in (
+        Example("digits-2to3", "colored digits 2 -> 3 in pixel space (EgNOT, conv potential; ~10 CPU minutes)",
+                _digits_2to3),
+        Example("digits-latent", "colored digits 2 -> 3 in the latent space of a decoder neurot trains "
+                "(EgNOT, cost latent(decoder); a few CPU minutes)", _digits_latent),
+    )
+}
+
+
+def run_example(name: str, out: str | Path, **options: Any) -> dict[str, Any]:
+    """Run the example ``name`` into the run directory ``out``; returns its evaluation metrics."""
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example {name!r}; expected one of {sorted(EXAMPLES)}")
+    return EXAMPLES[name].run(Path(out), **options)
