@@ -12,14 +12,19 @@ from neurot.config import merge_config, read_config
 
 
 def _fit(args: argparse.Namespace) -> None:
-    from neurot.runs import fit_run
+    from neurot import distributed
+    from neurot.runs import RUN_CONFIG, fit_run
 
-    config = read_config(args.config)
-    overrides = {k: v for k, v in {"steps": args.steps, "device": args.device, "seed": args.seed}.items()
-                 if v is not None}
+    if args.resume and args.config:
+        raise ValueError("--resume continues the run in --out with its own config.json: do not pass a config")
+    config = read_config(Path(args.out) / RUN_CONFIG if args.resume else args.config)
+    overrides = {"steps": args.steps, "device": args.device, "seed": args.seed,
+                 "checkpoint_every": args.checkpoint_every}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     config = merge_config(config, {"fit": overrides}, source="command line")
-    fit_run(config, args.out)
-    print(f"run written to {args.out}")
+    fit_run(config, args.out, resume=args.resume)
+    if distributed.launched_rank() == 0:
+        print(f"run written to {args.out}")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -89,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--steps", type=int, help="training iterations (overrides the config)")
     fit.add_argument("--device", help="torch device, e.g. cpu or cuda")
     fit.add_argument("--seed", type=int, help="random seed")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    fit.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200; also at the end)")
     fit.set_defaults(run=_fit)
 
     sample = commands.add_parser("sample", help="draw from a trained run's plan for source points in a .npy file")
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"neurot: error: {error}", file=sys.stderr)
         return 2
     return 0

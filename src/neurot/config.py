@@ -17,6 +17,8 @@ A configuration has three tables::
     seed = 0
     device = "cpu"
     log_every = 10              # metrics.jsonl gets one line per log_every steps
+    checkpoint_every = 200      # steps between checkpoints in RUN_DIR/checkpoints (and one at the end)
+    tensorboard = false         # also log to RUN_DIR/tensorboard (pip install 'neurot[tb]')
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ from neurot._validation import check_keys
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "data": {"source": "gaussian", "target": "swiss_roll", "n_samples": 20_000, "seed": 0},
     "solver": {"name": "egnot", "eps": 0.1},
-    "fit": {"steps": 2000, "seed": 0, "device": "cpu", "log_every": 10},
+    "fit": {"steps": 2000, "seed": 0, "device": "cpu", "log_every": 10, "checkpoint_every": 200},
 }
 
 SECTION_KEYS = {
     "data": {"source", "target", "n_samples", "seed"},
-    "fit": {"steps", "seed", "device", "log_every"},
+    "fit": {"steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard"},
 }
 
 

@@ -11,6 +11,7 @@ needs samples of ``pi_f(. | x)``, drawn by Langevin MCMC; the minimised loss per
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,10 @@ from neurot.costs import COSTS
 from neurot.data import DataSource
 from neurot.nn import GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
-from neurot.samplers import KERNELS, ReplayBuffer, StepSizeAdapter, Target, run_chain
+from neurot.samplers import KERNELS, ChainDivergedError, ReplayBuffer, StepSizeAdapter, Target, run_chain
 from neurot.solvers.base import Solver
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,6 +53,8 @@ class EgNOTConfig:
             adjusted kernels adapt it toward ``target_acceptance`` during training.
         buffer_size, buffer_prob: replay buffer of ``(x, y)`` chain states; each training chain restarts from it
             with probability ``buffer_prob``, else from ``N(x, eps I)`` at a fresh ``x``.
+        step_backoff: when a training chain diverges (NaN/Inf), halve the Langevin step and redo the iteration, at
+            most this many times in a row (0: stop with :class:`~neurot.solvers.base.DivergenceError`).
 
     """
 
@@ -71,6 +76,7 @@ class EgNOTConfig:
     target_acceptance: float = 0.65
     buffer_size: int = 10_000
     buffer_prob: float = 0.95
+    step_backoff: int = 0
 
     def __post_init__(self) -> None:
         check_positive("eps", self.eps)
@@ -81,7 +87,7 @@ class EgNOTConfig:
         check_choice("sampler", self.sampler, KERNELS)
         for name in ("steps", "batch_size", "buffer_size", "n_components"):
             check_int(name, getattr(self, name))
-        for name in ("langevin_steps", "sample_steps"):
+        for name in ("langevin_steps", "sample_steps", "step_backoff"):
             check_int(name, getattr(self, name), minimum=0)
         check_positive("lr", self.lr, allow_none=True)
         check_positive("step_size", self.step_size, allow_none=True)
@@ -198,11 +204,11 @@ class EgNOT(Solver):
                 loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean()) / config.eps**2
             metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
                        "step_size": self.kernel.step_size, **diagnostics}
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the EgNOT loss is {loss.item()}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"EgNOT loss is {loss.item()} at step {step}; lower lr or step_size")
         return {"loss": loss.item(), "lr": lr, **metrics}
 
     # -- inference ----------------------------------------------------------------------------------------------
@@ -243,3 +249,16 @@ class EgNOT(Solver):
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.kernel.step_size = float(state.get("step_size", self.kernel.step_size))
+
+    # -- checkpoints and divergence -------------------------------------------------------------------------
+    divergence_advice = "a lower lr or step_size, a larger alpha, or step_backoff = 5 (halves a diverged chain's step)"
+
+    def _training_state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "buffer": self.buffer}
+
+    def _back_off(self, error: FloatingPointError, attempt: int) -> bool:
+        if not isinstance(error, ChainDivergedError) or attempt >= self.config.step_backoff:
+            return False
+        self.kernel.step_size /= 2
+        logger.warning("EgNOT step %d: %s; retrying with step size %.3g", self.step, error, self.kernel.step_size)
+        return True
