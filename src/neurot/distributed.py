@@ -123,6 +123,17 @@ def check_in_sync(modules: dict[str, nn.Module], device: torch.device) -> None:
             raise RuntimeError(f"the {name} network differs between ranks: gradients were not synchronised")
 
 
+def check_same_step(step: int, device: torch.device) -> None:
+    """Raise ``RuntimeError`` unless every rank starts training at ``step`` (they resumed the same checkpoint)."""
+    if not is_distributed():
+        return
+    value = torch.tensor([step, -step], dtype=torch.float64, device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    if value[0] != -value[1]:
+        raise RuntimeError(f"ranks start at different steps ({-int(value[1])} to {int(value[0])}): every rank must "
+                           "see the same checkpoint directory to resume")
+
+
 class DataParallel(DistributedDataParallel):
     """DDP that also exposes the wrapped network's own attributes (``potential.log_partition``, ...)."""
 

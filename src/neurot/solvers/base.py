@@ -110,6 +110,7 @@ class Solver:
             found = latest_checkpoint(checkpoint_dir) if resume else None
             if found is not None:
                 self._restore(*read_checkpoint(found), total=total, seed=seed)
+            distributed.check_same_step(self.step, self.device)
             distributed.split_stream(self.generator, seed, self.step)
             with distributed.data_parallel(self, self._modules()):
                 self._loop(total, seed, callbacks, progress, checkpoint_dir, checkpoint_every)
@@ -287,6 +288,8 @@ class Solver:
         """Load a solver written by :meth:`save`. Custom networks used in training are passed by name."""
         path = Path(path)
         meta = read_json(path / CONFIG_FILE)
+        if not (isinstance(meta, dict) and isinstance(meta.get("config"), dict) and isinstance(meta.get("dim"), int)):
+            raise ValueError(f"{path / CONFIG_FILE} is not a neurot model description (solver, dim, config)")
         if meta.get("solver") != cls.name:
             raise ValueError(f"{path} holds a {meta.get('solver')!r} model, not {cls.name!r}")
         config = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
@@ -300,7 +303,11 @@ class Solver:
         tensors = read_tensors(path / WEIGHTS_FILE, solver.device)
         for name, module in solver._modules().items():
             prefix = f"{name}."
-            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            try:
+                module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            except RuntimeError as error:
+                message = f"{path / WEIGHTS_FILE} does not fit the {name} network of its config: {error}"
+                raise ValueError(message) from error
         solver._load_extra_state(meta.get("state", {}))
         return solver
 

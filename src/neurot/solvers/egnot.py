@@ -230,6 +230,7 @@ class EgNOT(Solver):
         x = self._points("x", x)
         check_int("n_per_x", n_per_x, allow_none=True)
         check_int("steps", steps, minimum=0, allow_none=True)
+        check_int("chunk_size", chunk_size)
         generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
         sources = x.repeat_interleave(repeats, dim=0)

@@ -297,6 +297,7 @@ class OTFlow(Solver):
         points = self._points("x", x)
         check_probability("t_start", t_start)
         check_probability("t_end", t_end)
+        check_int("chunk_size", chunk_size)
         if t_start == t_end:
             return points.clone()
         times = torch.tensor([float(t_start), float(t_end)], device=self.device)
