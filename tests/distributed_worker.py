@@ -19,8 +19,8 @@ from neurot import distributed
 
 LOCAL_BATCH = 32
 SOLVERS = {
-    "egnot": lambda batch: neurot.EgNOT(eps=0.5, hidden=(16, 16), batch_size=batch, buffer_size=100,
-                                        langevin_steps=3),
+    "egnot": lambda batch: neurot.EgNOT(eps=0.5, hidden=(16, 16), batch_size=batch, buffer_size=3 * batch,
+                                        langevin_steps=3),  # batch and buffer are global: halved per rank
     "egnot_gmm": lambda batch: neurot.EgNOT(eps=0.5, potential="gmm", n_components=3, batch_size=batch),
     "sfeuot": lambda batch: neurot.SFEUOT(eps=0.5, hidden=(16, 16), generator_hidden=(16,), batch_size=batch),
     "otflow": lambda batch: neurot.OTFlow(hidden=(16, 16), classifier_hidden=(8,), ratio_hidden=(8,),

@@ -146,3 +146,11 @@ def test_a_damaged_model_directory_is_a_clear_error(damage, data, tmp_path):
         config.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"weights.safetensors is not a readable|not a neurot model|does not fit"):
         neurot.EgNOT.load(tmp_path / "model")
+
+
+def test_a_fresh_run_replaces_the_checkpoints_of_an_earlier_one(data, tmp_path):
+    TINY["egnot_gmm"]().fit(*data, steps=8, seed=0, checkpoint_dir=tmp_path, checkpoint_every=4)
+    with pytest.raises(Crash):
+        TINY["egnot_gmm"]().fit(*data, steps=8, seed=0, checkpoint_dir=tmp_path, checkpoint_every=2,
+                                callbacks=[crash_at(3)])
+    assert [s for s, _ in checkpoint_steps(tmp_path)] == [2]

@@ -80,6 +80,15 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def remove_checkpoints(directory: str | Path) -> None:
+    """Delete the checkpoints (complete or not) in ``directory``: a fresh run must not resume another's."""
+    directory = Path(directory)
+    if directory.is_dir():
+        for path in directory.iterdir():
+            if path.is_dir() and path.name.startswith("step-"):
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def write_checkpoint(
     directory: str | Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2
 ) -> Path:

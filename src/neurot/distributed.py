@@ -3,9 +3,9 @@
 ``torchrun --nproc_per_node=N -m neurot fit ...`` starts N processes; :func:`init_from_env` joins them into a
 process group (gloo on CPU, nccl on GPU). Inside :meth:`~neurot.solvers.base.Solver.fit` every rank then trains on
 its own shard of the data with ``batch_size / N`` points per step (the global batch is the configured one), its
-own random stream, replay buffer and Markov chains, while DDP averages the gradients of the trained networks, so
-every rank holds the same weights after every step. Metrics are averaged over ranks; rank 0 writes the outputs.
-Nothing here pickles: collectives move tensors only.
+own random stream, Markov chains and replay buffer (of ``buffer_size / N`` states), while DDP averages the
+gradients of the trained networks, so every rank holds the same weights after every step. Metrics are averaged
+over ranks; rank 0 writes the outputs. Nothing here pickles: collectives move tensors only.
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ def init_from_env(device: str | None) -> tuple[str | None, bool]:
     return device, True
 
 
-def shutdown() -> None:
-    """Leave the process group created by :func:`init_from_env`."""
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group created by :func:`init_from_env`; ``wait``: first wait for every rank to get here."""
     if dist.is_available() and dist.is_initialized():
+        if wait and is_distributed():
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -190,12 +192,22 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
+#: Solver options that count points per step or in total over all ranks; each rank takes its share.
+GLOBAL_COUNTS = ("batch_size", "buffer_size", "hjb_points")
+
+
 def local_config(config: Any) -> Any:
-    """A copy of a solver config with this rank's ``batch_size``: the global batch divided by the world size."""
-    if not is_distributed() or not hasattr(config, "batch_size"):
+    """A copy of a solver config with this rank's share of :data:`GLOBAL_COUNTS` (the batch, the replay buffer).
+
+    The global batch must divide evenly; other counts are rounded up.
+    """
+    if not is_distributed():
         return config
     world = world_size()
-    if config.batch_size % world:
-        raise ValueError(f"batch_size = {config.batch_size} (the global batch) must be divisible by the {world} "
-                         "processes of the distributed run")
-    return dataclasses.replace(config, batch_size=config.batch_size // world)
+    batch = getattr(config, "batch_size", 0)
+    if batch % world:
+        raise ValueError(f"batch_size = {batch} (the global batch) must be divisible by the {world} processes of "
+                         "the distributed run")
+    counts = {name: -(-getattr(config, name) // world) for name in GLOBAL_COUNTS
+              if isinstance(getattr(config, name, None), int)}
+    return dataclasses.replace(config, **counts)

@@ -125,7 +125,7 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
     source = load_points(data["source"], data["n_samples"], data["seed"], "source")
     target = load_points(data["target"], data["n_samples"], data["seed"] + 1, "target")
     device, joined = distributed.init_from_env(fit.get("device"))
-    writer = None
+    writer, finished = None, False
     try:
         main = distributed.is_main()
         if main:
@@ -139,11 +139,12 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
         if main:
             solver.save(out / MODEL_DIR)
             _plot(solver, source, target, out / FIGURE_FILE, fit.get("seed") or 0)
+        finished = True
     finally:
         if writer is not None:
             writer.close()
         if joined:
-            distributed.shutdown()
+            distributed.shutdown(wait=finished)
     return solver
 
 

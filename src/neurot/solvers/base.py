@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from neurot import __version__, distributed
 from neurot._validation import as_points, check_device, check_int, check_keys
-from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, write_checkpoint
+from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
 
@@ -83,10 +83,11 @@ class Solver:
         ``progress``: show a progress bar (default: only when standard error is a terminal).
 
         ``checkpoint_dir``: write a checkpoint (:mod:`neurot.checkpoint`) there every ``checkpoint_every`` steps, at
-        the last step and when a callback stops training. ``resume``: continue from the newest checkpoint there
-        (from scratch when there is none); with the same inputs and seed the result is the one of an uninterrupted
-        run. Non-finite losses, metrics or weights raise :class:`DivergenceError`; no checkpoint is written after a
-        bad step. Inside a ``torch.distributed`` process group training is data-parallel (:mod:`neurot.distributed`).
+        the last step and when a callback stops training (a fresh run first deletes the checkpoints there).
+        ``resume``: continue from the newest checkpoint there (from scratch when there is none); with the same
+        inputs and seed the result is the one of an uninterrupted run. Non-finite losses, metrics or weights raise
+        :class:`DivergenceError`; no checkpoint is written after a bad step. Inside a ``torch.distributed`` process
+        group of several processes training is data-parallel (:mod:`neurot.distributed`).
         """
         check_int("steps", steps, allow_none=True)
         check_int("seed", seed, minimum=0, allow_none=True)
@@ -108,6 +109,8 @@ class Solver:
                 self._setup(distributed.shard(source_data), distributed.shard(target_data))
             self.history, self.step = [], 0
             found = latest_checkpoint(checkpoint_dir) if resume else None
+            if checkpoint_dir is not None and not resume and distributed.is_main():
+                remove_checkpoints(checkpoint_dir)
             if found is not None:
                 self._restore(*read_checkpoint(found), total=total, seed=seed)
             distributed.check_same_step(self.step, self.device)
