@@ -48,11 +48,12 @@ def test_two_ranks_reproduce_one_process_exactly_when_their_randomness_is_shared
 
 
 def test_torchrun_two_processes_agree_with_one_at_the_same_global_batch(tmp_path):
-    """EgNOT (MLP potential, Langevin chains) on a 2-D Gaussian pair with a closed-form plan, 200 steps at a global
-    batch of 256. Measured RMS errors of the conditional means (50 inputs, 1000 draws each) against the exact ones:
-    one process 0.09-0.12 (seeds 0-2), two processes 0.04-0.06; pairwise RMS differences between any two of these
-    six runs 0.04-0.17. Tolerance: each within 0.25 of the truth and of each other (the seed-to-seed spread with
-    a margin); a wrong gradient average (e.g. each rank training alone) still fails ``check_in_sync`` at the end.
+    """EgNOT (MLP potential, Langevin chains) on a 2-D Gaussian pair with a closed-form plan, 300 steps at a global
+    batch of 256. Measured RMS errors of the conditional means (50 inputs, 1000 draws each) against the exact ones,
+    seeds 0-6: one process 0.035-0.122, two processes 0.041-0.113; RMS differences between any two of these runs
+    0.03-0.20 (seed 0, tested here: 0.116, 0.057 and 0.072 between them). Tolerance: each within 0.2 of the truth
+    and within 0.25 of each other, i.e. the seed-to-seed spread with a margin. Ranks that stopped averaging
+    gradients would also fail the weight-equality check (``check_in_sync``) at the end of the run.
     """
     problem = gaussian_benchmark_pair(2, eps=1.0, seed=0)
     rng = np.random.default_rng(0)
@@ -60,14 +61,14 @@ def test_torchrun_two_processes_agree_with_one_at_the_same_global_batch(tmp_path
     np.save(tmp_path / "q.npy", problem.sample_target(8000, rng))
     (tmp_path / "run.toml").write_text(
         f'[data]\nsource = "{tmp_path / "p.npy"}"\ntarget = "{tmp_path / "q.npy"}"\n'
-        '[solver]\nname = "egnot"\neps = 1.0\nhidden = [32, 32]\nbatch_size = 256\nsample_steps = 5\n'
-        "[fit]\nsteps = 200\nlog_every = 10\ncheckpoint_every = 100\n"
+        '[solver]\nname = "egnot"\neps = 1.0\nhidden = [32, 32]\nbatch_size = 256\nlr = 0.003\nsample_steps = 5\n'
+        "[fit]\nsteps = 300\nlog_every = 10\ncheckpoint_every = 100\n"
     )
     result = torchrun("-m", "neurot", "fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "two"))
     assert result.stdout.count("run written to") == 1
     steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, *range(10, 201, 10)]
-    assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == ["step-000100", "step-000200"]
+    assert steps == [1, *range(10, 301, 10)]
+    assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == ["step-000200", "step-000300"]
 
     fit_run(read_config(tmp_path / "run.toml"), tmp_path / "one", progress=False)
     x = torch.as_tensor(problem.sample_source(50, np.random.default_rng(5)), dtype=torch.float32)
@@ -75,5 +76,5 @@ def test_torchrun_two_processes_agree_with_one_at_the_same_global_batch(tmp_path
     means = {run: load_run(tmp_path / run).sample(x, n_per_x=1000, seed=0, steps=100).mean(1).numpy()
              for run in ("one", "two")}
     rms = {run: float(np.sqrt(np.mean((mean - truth) ** 2))) for run, mean in means.items()}
-    assert rms["one"] < 0.25 and rms["two"] < 0.25, rms
+    assert rms["one"] < 0.2 and rms["two"] < 0.2, rms
     assert np.sqrt(np.mean((means["one"] - means["two"]) ** 2)) < 0.25

@@ -84,6 +84,13 @@ def test_resume_needs_a_run_and_no_config(tmp_path, capsys):
     assert "do not pass a config" in capsys.readouterr().err
 
 
+def test_diverged_training_exits_with_the_message(tmp_path, capsys):
+    unstable = 'sampler = "ula"\nstep_size = 1e6\nlangevin_steps = 50\n'  # ULA far beyond its stable step
+    (tmp_path / "run.toml").write_text(CONFIG.replace("langevin_steps = 2\n", unstable))
+    assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run")]) == 1
+    assert "EgNOT training diverged at step 1: Langevin chain diverged" in capsys.readouterr().err
+
+
 def test_metrics_writer_continues_a_file_and_drops_a_torn_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps({"step": s, "loss": 0.0}) + "\n" for s in (1, 10, 20, 30)) + '{"step": 4')

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from neurot.config import merge_config, read_config
+from neurot.solvers import DivergenceError
 
 
 def _fit(args: argparse.Namespace) -> None:
@@ -122,11 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for bad input, with the reason on standard error)."""
+    """Entry point; returns the exit status (2 for bad input, 1 for diverged training; the reason on stderr)."""
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"neurot: error: {error}", file=sys.stderr)
         return 2
+    except DivergenceError as error:
+        print(f"neurot: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -8,7 +8,6 @@ data-parallel training. A solver subclass supplies a config dataclass and the ho
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import sys
 from collections.abc import Callable, Iterable
@@ -37,7 +36,7 @@ class DivergenceError(FloatingPointError):
     """Training produced NaN or Inf. The message names the step and the quantity and says what to change."""
 
     def __init__(self, solver: Solver, step: int, quantity: str, checkpoint_dir: str | Path | None) -> None:
-        kept = (f" The last good checkpoint is kept in {checkpoint_dir} (continue with resume=True)."
+        kept = (f" The last good checkpoint is kept in {checkpoint_dir} (resume from it after changing the options)."
                 if checkpoint_dir is not None and latest_checkpoint(checkpoint_dir) else "")
         super().__init__(f"{type(solver).__name__} training diverged at step {step}: {quantity}.{kept} "
                          f"Try: {solver.divergence_advice}.")
@@ -142,19 +141,20 @@ class Solver:
 
     def _checked_step(self, step: int, total: int, checkpoint_dir: str | Path | None) -> dict[str, float]:
         """One training step with the divergence guard; ``_back_off`` may make a failed step safer and redo it."""
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             try:
                 metrics = self._train_step(step, total)
+                break
             except FloatingPointError as error:
-                if self._back_off(error, attempt):
-                    continue
-                raise DivergenceError(self, step, str(error), checkpoint_dir) from error
-            metrics = distributed.mean_metrics(metrics, self.device)
-            bad = [f"{k} = {v}" for k, v in metrics.items() if not math.isfinite(v)]
-            if bad:
-                raise DivergenceError(self, step, ", ".join(bad), checkpoint_dir)
-            return metrics
-        raise AssertionError("unreachable")
+                if not self._back_off(error, attempt):
+                    raise DivergenceError(self, step, str(error), checkpoint_dir) from error
+                attempt += 1
+        metrics = distributed.mean_metrics(metrics, self.device)
+        bad = [f"{k} = {v}" for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            raise DivergenceError(self, step, ", ".join(bad), checkpoint_dir)
+        return metrics
 
     def _back_off(self, error: FloatingPointError, attempt: int) -> bool:
         """After the ``attempt``-th failure of a step: make it safer (e.g. a smaller step size); True redoes it."""

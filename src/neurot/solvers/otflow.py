@@ -358,7 +358,7 @@ class OTFlow(Solver):
         self.data_scale = float(state.get("data_scale", 1.0))
 
     # -- checkpoints and divergence -------------------------------------------------------------------------
-    divergence_advice = "lower lr, refine_lr, ratio_lr or classifier_lr"
+    divergence_advice = "a lower lr, refine_lr, ratio_lr or classifier_lr"
 
     def _training_state(self) -> dict[str, Any]:
         state = {"flow_optimizer": self.flow_optimizer, "ratio_optimizer": self.ratio_optimizer}
