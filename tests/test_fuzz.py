@@ -191,6 +191,13 @@ def test_read_config_rejects_malformed_files_clearly(text, suffix, tmp_path):
         pass
 
 
+def test_unreadable_config_files_are_clear_errors(tmp_path):
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe\x00")
+    for path in (tmp_path / "binary.toml", tmp_path):
+        with pytest.raises(ValueError, match="not a UTF-8 text file"):
+            read_config(path)
+
+
 def test_values_in_known_tables_are_checked():
     for table, key, value, message in [("data", "n_samples", 0, "n_samples"), ("data", "source", 3, "source"),
                                        ("fit", "steps", 1.5, "steps"), ("fit", "tensorboard", "yes", "tensorboard"),

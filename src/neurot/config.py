@@ -58,6 +58,8 @@ def read_config(path: str | Path | None) -> dict[str, dict[str, Any]]:
         text = path.read_text()
     except FileNotFoundError as error:
         raise FileNotFoundError(f"config file {path} does not exist") from error
+    except (UnicodeDecodeError, IsADirectoryError) as error:
+        raise ValueError(f"config file {path} is not a UTF-8 text file") from error
     try:
         given = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
