@@ -79,11 +79,15 @@ def merge_config(config: dict[str, dict[str, Any]], given: Any, source: str = "c
         if table in SECTION_KEYS:
             check_keys(f"keys in [{table}] of {source}", values, SECTION_KEYS[table])
             for key, value in values.items():
-                VALUE_CHECKS[table, key](f"[{table}] {key} in {source}", value)
+                VALUE_CHECKS.get((table, key), _any)(f"[{table}] {key} in {source}", value)
         if table == "solver" and "name" in values and values["name"] != config["solver"].get("name"):
             config["solver"] = {}
         config[table].update(values)
     return config
+
+
+def _any(name: str, value: Any) -> None:
+    """Keys without a type check (checked where they are used)."""
 
 
 def _check_str(name: str, value: Any) -> None:
