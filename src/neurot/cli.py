@@ -9,20 +9,28 @@ from pathlib import Path
 import numpy as np
 
 from neurot.config import merge_config, read_config
+from neurot.solvers import DivergenceError
 
 
 def _fit(args: argparse.Namespace) -> None:
-    from neurot.runs import fit_run
+    from neurot import distributed
+    from neurot.runs import RUN_CONFIG, fit_run
 
     if args.example:
+        if args.resume:
+            raise ValueError("--resume continues a config run; examples always start afresh")
         _fit_example(args)
         return
-    config = read_config(args.config)
-    overrides = {k: v for k, v in {"steps": args.steps, "device": args.device, "seed": args.seed}.items()
-                 if v is not None}
+    if args.resume and args.config:
+        raise ValueError("--resume continues the run in --out with its own config.json: do not pass a config")
+    config = read_config(Path(args.out) / RUN_CONFIG if args.resume else args.config)
+    overrides = {"steps": args.steps, "device": args.device, "seed": args.seed,
+                 "checkpoint_every": args.checkpoint_every}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     config = merge_config(config, {"fit": overrides}, source="command line")
-    fit_run(config, args.out)
-    print(f"run written to {args.out}")
+    fit_run(config, args.out, resume=args.resume)
+    if distributed.launched_rank() == 0:
+        print(f"run written to {args.out}")
 
 
 def _fit_example(args: argparse.Namespace) -> None:
@@ -113,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--device", help="torch device, e.g. cpu or cuda")
     fit.add_argument("--seed", type=int, help="random seed")
     fit.add_argument("--example", help="run a named example instead of a config (see `neurot examples`)")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    fit.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200; also at the end)")
     fit.set_defaults(run=_fit)
 
     examples = commands.add_parser("examples", help="list the examples that `neurot fit --example NAME` runs")
@@ -142,11 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for bad input, with the reason on standard error)."""
+    """Entry point; returns the exit status (2 for bad input, 1 for diverged training; the reason on stderr)."""
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"neurot: error: {error}", file=sys.stderr)
         return 2
+    except DivergenceError as error:
+        print(f"neurot: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -1,21 +1,24 @@
 """Run directories: train from a config and leave the config, weights, metrics and a figure behind.
 
 Layout of ``RUN_DIR``: ``config.json`` (the resolved run configuration), ``model/`` (the solver's ``save``),
-``metrics.jsonl`` (one JSON object per logged step, with ``step``) and ``figure.png``.
+``metrics.jsonl`` (one JSON object per logged step, with ``step``), ``figure.png``, ``checkpoints/`` (the newest two
+training checkpoints, :mod:`neurot.checkpoint`) and, when asked for, ``tensorboard/``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from neurot import distributed
 from neurot.data import TOY_SETS, toy_sampler
-from neurot.io import read_json, write_json
+from neurot.io import atomic_write_text, read_json, write_json
 from neurot.solvers import SOLVERS, Solver
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ RUN_CONFIG = "config.json"
 MODEL_DIR = "model"
 METRICS_FILE = "metrics.jsonl"
 FIGURE_FILE = "figure.png"
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
 
 
 def load_points(spec: str, n_samples: int, seed: int, name: str) -> np.ndarray:
@@ -50,39 +55,106 @@ def make_solver(options: dict[str, Any]) -> Solver:
 
 
 class MetricsWriter:
-    """Callback appending every ``log_every``-th step's metrics to ``metrics.jsonl``."""
+    """Callback appending every ``log_every``-th step's metrics to ``metrics.jsonl`` (and TensorBoard if asked).
 
-    def __init__(self, path: Path, log_every: int) -> None:
-        self.path, self.log_every = path, max(1, int(log_every))
-        self.path.write_text("")
+    The first call at step ``s`` drops the lines of steps ``>= s`` already in the file, so a resumed run continues
+    the file of the killed one without gaps or duplicates (a fresh run starts at step 1: an empty file).
+    ``tensorboard``: also write scalars to this directory (needs the ``tensorboard`` package).
+    """
+
+    def __init__(self, path: Path, log_every: int, tensorboard: Path | None = None) -> None:
+        self.path, self.log_every, self.tensorboard_dir = path, max(1, int(log_every)), tensorboard
+        self.board: Any = None
+        self.started = False
+        if tensorboard is not None:
+            _summary_writer_class()
 
     def __call__(self, solver: Solver, step: int, metrics: dict[str, float]) -> None:
         """Append ``metrics`` as one JSON line when ``step`` is due."""
+        if not self.started:
+            self._start(step)
         if step % self.log_every == 0 or step == 1:
             with self.path.open("a") as handle:
                 handle.write(json.dumps(metrics) + "\n")
+            if self.board is not None:
+                for key, value in metrics.items():
+                    if key != "step":
+                        self.board.add_scalar(key, value, step)
+
+    def _start(self, step: int) -> None:
+        kept = []
+        if self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines() if _logged_step(line) < step]
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        if self.tensorboard_dir is not None:
+            self.board = _summary_writer_class()(str(self.tensorboard_dir), purge_step=step)
+        self.started = True
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer."""
+        if self.board is not None:
+            self.board.close()
 
 
-def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool | None = None) -> Solver:
-    """Train as ``config`` says and fill the run directory ``out``; returns the fitted solver."""
+def _logged_step(line: str) -> float:
+    """The step of a metrics line; infinity for a line cut short by a crash (it is dropped)."""
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
+def _summary_writer_class() -> type:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:
+        raise ImportError("[fit] tensorboard = true needs the tensorboard package: pip install 'neurot[tb]'") from error
+    return SummaryWriter
+
+
+def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool | None = None,
+            resume: bool = False) -> Solver:
+    """Train as ``config`` says and fill the run directory ``out``; returns the fitted solver.
+
+    Checkpoints go to ``out/checkpoints`` every ``[fit] checkpoint_every`` steps; ``resume`` continues from the
+    newest one. Under ``torchrun`` (``WORLD_SIZE > 1``) the processes train together and rank 0 writes the outputs.
+    """
     out = Path(out)
     data, fit = config["data"], config["fit"]
     solver = make_solver(config["solver"])
     source = load_points(data["source"], data["n_samples"], data["seed"], "source")
     target = load_points(data["target"], data["n_samples"], data["seed"] + 1, "target")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / RUN_CONFIG, config)
-    writer = MetricsWriter(out / METRICS_FILE, fit.get("log_every", 10))
-    solver.fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=fit.get("device"),
-               callbacks=[writer], progress=progress)
-    solver.save(out / MODEL_DIR)
+    device, joined = distributed.init_from_env(fit.get("device"))
+    writer, finished = None, False
+    try:
+        main = distributed.is_main()
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_json(out / RUN_CONFIG, config)
+            board = out / TENSORBOARD_DIR if fit.get("tensorboard") else None
+            writer = MetricsWriter(out / METRICS_FILE, fit.get("log_every", 10), board)
+        solver.fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=device,
+                   callbacks=[writer] if writer else [], progress=progress, checkpoint_dir=out / CHECKPOINT_DIR,
+                   checkpoint_every=fit.get("checkpoint_every", 200), resume=resume)
+        if main:
+            solver.save(out / MODEL_DIR)
+            _plot(solver, source, target, out / FIGURE_FILE, fit.get("seed") or 0)
+        finished = True
+    finally:
+        if writer is not None:
+            writer.close()
+        if joined:
+            distributed.shutdown(wait=finished)
+    return solver
+
+
+def _plot(solver: Solver, source: np.ndarray, target: np.ndarray, path: Path, seed: int) -> None:
     try:
         from neurot.plotting import plot_run
     except ImportError:
         logger.warning("matplotlib is not installed: no figure (pip install 'neurot[plot]')")
     else:
-        plot_run(solver, source, target, out / FIGURE_FILE, seed=fit.get("seed") or 0)
-    return solver
+        plot_run(solver, source, target, path, seed=seed)
 
 
 def load_run(run_dir: str | Path, device: str | None = None) -> Solver:

@@ -1,6 +1,6 @@
 """The OT solvers; each is a config dataclass plus a class with the common fit / sample / save / load contract."""
 
-from neurot.solvers.base import NotFittedError, Solver
+from neurot.solvers.base import DivergenceError, NotFittedError, Solver
 from neurot.solvers.egnot import EgNOT, EgNOTConfig
 from neurot.solvers.otflow import OTFlow, OTFlowConfig
 from neurot.solvers.sfeuot import SFEUOT, SFEUOTConfig
@@ -10,6 +10,7 @@ SOLVERS: dict[str, type[Solver]] = {solver.name: solver for solver in (EgNOT, SF
 __all__ = [
     "SFEUOT",
     "SOLVERS",
+    "DivergenceError",
     "EgNOT",
     "EgNOTConfig",
     "NotFittedError",

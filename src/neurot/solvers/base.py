@@ -1,12 +1,14 @@
 """What every solver shares: option handling, the training loop, saving and loading.
 
-The loop handles seeding, device, progress, callbacks and history. A solver subclass supplies a config dataclass
-and the hooks ``_build``, ``_setup``, ``_train_step`` and ``_modules`` (optionally ``_extra_state``).
+The loop handles seeding, device, progress, callbacks, history, checkpoints and resuming, the divergence guard and
+data-parallel training. A solver subclass supplies a config dataclass and the hooks ``_build``, ``_setup``,
+``_train_step`` and ``_modules`` (optionally ``_extra_state``, ``_training_state`` and ``_back_off``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -16,8 +18,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from neurot import __version__
+from neurot import __version__, distributed
 from neurot._validation import PointShape, as_points, check_device, check_int, check_keys
+from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
 
@@ -29,6 +32,17 @@ class NotFittedError(RuntimeError):
     """A solver method that needs a trained model was called before ``fit`` or ``load``."""
 
 
+class DivergenceError(FloatingPointError):
+    """Training produced NaN or Inf. The message names the step and the quantity and says what to change."""
+
+    def __init__(self, solver: Solver, step: int, quantity: str, checkpoint_dir: str | Path | None) -> None:
+        kept = (f" The last good checkpoint is kept in {checkpoint_dir} (resume from it after changing the options)."
+                if checkpoint_dir is not None and latest_checkpoint(checkpoint_dir) else "")
+        super().__init__(f"{type(solver).__name__} training diverged at step {step}: {quantity}.{kept} "
+                         f"Try: {solver.divergence_advice}.")
+        self.step, self.quantity = step, quantity
+
+
 class Solver:
     """Base class of the OT solvers: ``__init__`` stores options, ``fit`` trains and returns ``self``."""
 
@@ -36,6 +50,8 @@ class Solver:
     Config: ClassVar[type]
     #: False for solvers that take points with several axes (images ``[N, C, H, W]``), not only ``[N, D]``.
     flat_data: ClassVar[bool] = True
+    #: What to change when training diverges (shown by :class:`DivergenceError`).
+    divergence_advice: ClassVar[str] = "a lower learning rate (lr)"
 
     def __init__(self, **options: Any) -> None:
         fields = {f.name for f in dataclasses.fields(self.Config)}
@@ -57,39 +73,105 @@ class Solver:
         device: str | torch.device | None = None,
         callbacks: Iterable[Callback] | None = None,
         progress: bool | None = None,
+        checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int = 200,
+        resume: bool = False,
     ) -> Self:
         """Train on samples of the source ``P`` and target ``Q``; returns ``self``.
 
         ``source``/``target``: tensors or arrays ``[N, D]``, or callables ``n -> [n, D]``. ``steps`` overrides the
         configured number of training iterations. Same ``seed``, inputs and device give the same result.
         ``progress``: show a progress bar (default: only when standard error is a terminal).
+
+        ``checkpoint_dir``: write a checkpoint (:mod:`neurot.checkpoint`) there every ``checkpoint_every`` steps, at
+        the last step and when a callback stops training (a fresh run first deletes the checkpoints there).
+        ``resume``: continue from the newest checkpoint there (from scratch when there is none); with the same
+        inputs and seed the result is the one of an uninterrupted run. Non-finite losses, metrics or weights raise
+        :class:`DivergenceError`; no checkpoint is written after a bad step. Inside a ``torch.distributed`` process
+        group of several processes training is data-parallel (:mod:`neurot.distributed`).
         """
         check_int("steps", steps, allow_none=True)
         check_int("seed", seed, minimum=0, allow_none=True)
-        self.device = check_device("device", device)
-        callbacks = list(callbacks or [])
-        if any(not callable(c) for c in callbacks):
-            raise TypeError("callbacks must be callables callback(solver, step, metrics)")
+        check_int("checkpoint_every", checkpoint_every)
+        self.device = distributed.local_device(check_device("device", device))
+        callbacks = self._check_callbacks(callbacks)
+        if resume and checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir, the directory holding the checkpoints")
         source_data = as_source("source", source, flat=self.flat_data)
         target_data = as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
         total = steps if steps is not None else self.config.steps
         seed = 0 if seed is None else seed
         self.generator = torch.Generator(self.device).manual_seed(seed)
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            self._setup(source_data, target_data)
-        self.history, self.step = [], 0
-        show = sys.stderr.isatty() if progress is None else progress
-        with tqdm(total=total, desc=f"{self.name} fit", disable=not show, leave=False) as bar:
-            for self.step in range(1, total + 1):
-                metrics = {"step": self.step, **self._train_step(self.step, total)}
+        full_config = self.config
+        try:
+            self.config = distributed.local_config(self.config)
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(seed)
+                self._setup(distributed.shard(source_data), distributed.shard(target_data))
+            self.history, self.step = [], 0
+            found = latest_checkpoint(checkpoint_dir) if resume else None
+            if checkpoint_dir is not None and not resume and distributed.is_main():
+                remove_checkpoints(checkpoint_dir)
+            if found is not None:
+                self._restore(*read_checkpoint(found), total=total, seed=seed)
+            distributed.check_same_step(self.step, self.device)
+            distributed.split_stream(self.generator, seed, self.step)
+            with distributed.data_parallel(self, self._modules()):
+                self._loop(total, seed, callbacks, progress, checkpoint_dir, checkpoint_every)
+        finally:
+            self.config = full_config
+        return self
+
+    def _loop(self, total: int, seed: int, callbacks: list[Callback], progress: bool | None,
+              checkpoint_dir: str | Path | None, checkpoint_every: int) -> None:
+        """Steps ``self.step + 1 .. total``: train, check, record, call back, checkpoint."""
+        show = (sys.stderr.isatty() if progress is None else progress) and distributed.is_main()
+        with tqdm(total=total, initial=self.step, desc=f"{self.name} fit", disable=not show, leave=False) as bar:
+            for step in range(self.step + 1, total + 1):
+                self.step = step
+                metrics = {"step": step, **self._checked_step(step, total, checkpoint_dir)}
                 self.history.append(metrics)
                 bar.update()
-                if self.step % 50 == 0 or self.step == total:
+                if step % 50 == 0 or step == total:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in ("loss", "acceptance")})
-                if any([bool(c(self, self.step, metrics)) for c in callbacks]):
+                stop = distributed.any_rank(any([bool(c(self, step, metrics)) for c in callbacks]), self.device)
+                if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == total or stop):
+                    self._write_checkpoint(checkpoint_dir, total, seed)
+                if stop:
                     break
-        return self
+        distributed.check_in_sync(self._trained_modules(), self.device)
+
+    def _checked_step(self, step: int, total: int, checkpoint_dir: str | Path | None) -> dict[str, float]:
+        """One training step with the divergence guard; ``_back_off`` may make a failed step safer and redo it."""
+        attempt = 0
+        while True:
+            try:
+                metrics = self._train_step(step, total)
+                break
+            except FloatingPointError as error:
+                if not self._back_off(error, attempt):
+                    raise DivergenceError(self, step, str(error), checkpoint_dir) from error
+                attempt += 1
+        metrics = distributed.mean_metrics(metrics, self.device)
+        bad = [f"{k} = {v}" for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            raise DivergenceError(self, step, ", ".join(bad), checkpoint_dir)
+        return metrics
+
+    def _back_off(self, error: FloatingPointError, attempt: int) -> bool:
+        """After the ``attempt``-th failure of a step: make it safer (e.g. a smaller step size); True redoes it."""
+        return False
+
+    @staticmethod
+    def _check_callbacks(callbacks: Any) -> list[Callback]:
+        if callbacks is None:
+            return []
+        if not isinstance(callbacks, Iterable) or isinstance(callbacks, (str, bytes)):
+            raise TypeError(f"callbacks must be a list of callables, got {type(callbacks).__name__}")
+        callbacks = list(callbacks)
+        if any(not callable(c) for c in callbacks):
+            raise TypeError("callbacks must be callables callback(solver, step, metrics)")
+        return callbacks
 
     def _target_dim(self, source: DataSource) -> PointShape | None:
         """Required point shape of the target given the source (None: any); the quadratic cost needs equal ones."""
@@ -111,6 +193,58 @@ class Solver:
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`_extra_state` (called before :meth:`_build` on load)."""
+
+    def _training_state(self) -> dict[str, Any]:
+        """What training changes besides the weights of ``_modules``, for checkpoints.
+
+        Objects with ``state_dict`` and ``load_state_dict``: optimizers, replay buffers, auxiliary networks.
+        """
+        return {}
+
+    def _trained_modules(self) -> dict[str, nn.Module]:
+        """The networks of ``_modules``, without a data-parallel wrapper."""
+        return {name: distributed.unwrap(module) for name, module in self._modules().items()}
+
+    def _write_checkpoint(self, directory: str | Path, total: int, seed: int) -> None:
+        """Write the full training state at ``self.step`` (rank 0 only); non-finite weights are never written."""
+        modules = self._trained_modules()
+        for name, module in modules.items():
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                raise DivergenceError(self, self.step, f"the weights of the {name} network", directory)
+        distributed.check_in_sync(modules, self.device)
+        if not distributed.is_main():
+            return
+        state = {
+            "modules": {name: module.state_dict() for name, module in modules.items()},
+            "training": {name: part.state_dict() for name, part in self._training_state().items()},
+            "generator": self.generator.get_state(),
+        }
+        tree, tensors = flatten(state)
+        meta = {"solver": self.name, "neurot_version": __version__, "dim": self.dim, "step": self.step,
+                "total": total, "seed": seed, "world_size": distributed.world_size(), "state": tree,
+                "extra": self._extra_state(), "history": self.history}
+        write_checkpoint(directory, self.step, tensors, meta)
+
+    def _restore(self, state: dict[str, Any], meta: dict[str, Any], *, total: int, seed: int) -> None:
+        """Load a checkpoint's state into the freshly set-up solver (same data, seed and number of steps)."""
+        dim = list(self.dim) if isinstance(self.dim, tuple) else self.dim  # as JSON stores it
+        expected = {"solver": self.name, "dim": dim, "total": total, "seed": seed}
+        wrong = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+        if wrong:
+            raise ValueError("the checkpoint belongs to another run: " + ", ".join(
+                f"{k} = {had!r} there, {want!r} here" for k, (had, want) in wrong.items()))
+        try:
+            for name, module in self._trained_modules().items():
+                module.load_state_dict(state["modules"][name])
+            for name, part in self._training_state().items():
+                saved = state["training"][name]
+                # Optimizers move their state to their parameters' devices; other parts take tensors as given.
+                part.load_state_dict(saved if isinstance(part, torch.optim.Optimizer) else _to(saved, self.device))
+            self.generator.set_state(state["generator"])
+        except (KeyError, RuntimeError, TypeError) as error:
+            raise ValueError(f"the checkpoint does not match this {type(self).__name__}: {error}") from error
+        self._load_extra_state(meta["extra"])
+        self.step, self.history = int(meta["step"]), list(meta["history"])
 
     def _build(self, dim: PointShape) -> None:
         """Create untrained networks for source points of shape ``dim`` (used by ``_setup`` and ``load``)."""
@@ -160,6 +294,9 @@ class Solver:
         """Load a solver written by :meth:`save`. Custom networks or costs used in training are passed by name."""
         path = Path(path)
         meta = read_json(path / CONFIG_FILE)
+        described = isinstance(meta, dict) and isinstance(meta.get("config"), dict)
+        if not (described and isinstance(meta.get("dim"), int | list)):
+            raise ValueError(f"{path / CONFIG_FILE} is not a neurot model description (solver, dim, config)")
         if meta.get("solver") != cls.name:
             raise ValueError(f"{path} holds a {meta.get('solver')!r} model, not {cls.name!r}")
         config = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
@@ -175,5 +312,20 @@ class Solver:
         tensors = read_tensors(path / WEIGHTS_FILE, solver.device)
         for name, module in solver._modules().items():
             prefix = f"{name}."
-            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            try:
+                module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            except RuntimeError as error:
+                message = f"{path / WEIGHTS_FILE} does not fit the {name} network of its config: {error}"
+                raise ValueError(message) from error
         return solver
+
+
+def _to(tree: Any, device: torch.device) -> Any:
+    """``tree`` (nested dicts/lists of tensors) with its tensors on ``device``."""
+    if isinstance(tree, torch.Tensor):
+        return tree.to(device)
+    if isinstance(tree, dict):
+        return {k: _to(v, device) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to(v, device) for v in tree)
+    return tree

@@ -14,6 +14,7 @@ have different shapes: images ``x [N, C, H, W]`` and latent codes ``y [N, d]`` u
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,10 @@ from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
-from neurot.samplers import KERNELS, ReplayBuffer, StepSizeAdapter, Target, run_chain
+from neurot.samplers import KERNELS, ChainDivergedError, ReplayBuffer, StepSizeAdapter, Target, run_chain
 from neurot.solvers.base import Solver
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +71,8 @@ class EgNOTConfig:
         anneal: final temperature of the chains of :meth:`EgNOT.sample`: 1 (default) samples ``pi_f(. | x)``; below
             1 the chains' temperature falls geometrically from 1 to ``anneal`` (the drift is unchanged, the noise
             shrinks), which removes Langevin noise from images at the price of some diversity.
+        step_backoff: when a training chain diverges (NaN/Inf), halve the Langevin step and redo the iteration, at
+            most this many times in a row (0: stop with :class:`~neurot.solvers.base.DivergenceError`).
 
     """
 
@@ -93,6 +98,7 @@ class EgNOTConfig:
     start: str = "auto"
     start_noise: float | None = None
     anneal: float = 1.0
+    step_backoff: int = 0
 
     def __post_init__(self) -> None:
         check_positive("eps", self.eps)
@@ -117,7 +123,7 @@ class EgNOTConfig:
             self.steps = 5000 if self.potential == "gmm" else 2000
         for name in ("steps", "batch_size", "buffer_size", "n_components"):
             check_int(name, getattr(self, name))
-        for name in ("langevin_steps", "sample_steps"):
+        for name in ("langevin_steps", "sample_steps", "step_backoff"):
             check_int(name, getattr(self, name), minimum=0)
         check_positive("lr", self.lr, allow_none=True)
         check_positive("step_size", self.step_size, allow_none=True)
@@ -289,11 +295,11 @@ class EgNOT(Solver):
                 loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean()) / config.eps**2
             metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
                        "step_size": self.kernel.step_size, **diagnostics}
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the EgNOT loss is {loss.item()}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"EgNOT loss is {loss.item()} at step {step}; lower lr or step_size")
         return {"loss": loss.item(), "lr": lr, **metrics}
 
     # -- inference ----------------------------------------------------------------------------------------------
@@ -316,6 +322,7 @@ class EgNOT(Solver):
         x = self._points("x", x)
         check_int("n_per_x", n_per_x, allow_none=True)
         check_int("steps", steps, minimum=0, allow_none=True)
+        check_int("chunk_size", chunk_size)
         generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
         sources = x.repeat_interleave(repeats, dim=0)
@@ -356,3 +363,16 @@ class EgNOT(Solver):
             self.target_shape = tuple(state["target_shape"])
             self.target_mean = torch.tensor(state["target_mean"]).view(self.target_shape)
             self.target_std = float(state["target_std"])
+
+    # -- checkpoints and divergence -------------------------------------------------------------------------
+    divergence_advice = "a lower lr or step_size, a larger alpha, or step_backoff = 5 (halves a diverged chain's step)"
+
+    def _training_state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "buffer": self.buffer}
+
+    def _back_off(self, error: FloatingPointError, attempt: int) -> bool:
+        if not isinstance(error, ChainDivergedError) or attempt >= self.config.step_backoff:
+            return False
+        self.kernel.step_size /= 2
+        logger.warning("EgNOT step %d: %s; retrying with step size %.3g", self.step, error, self.kernel.step_size)
+        return True

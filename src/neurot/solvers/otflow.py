@@ -285,7 +285,7 @@ class OTFlow(Solver):
 
     def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str) -> None:
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"OTFlow {what} loss is {loss.item()} at step {self.step}; lower the rates")
+            raise FloatingPointError(f"the OTFlow {what} loss is {loss.item()}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -297,6 +297,7 @@ class OTFlow(Solver):
         points = self._points("x", x)
         check_probability("t_start", t_start)
         check_probability("t_end", t_end)
+        check_int("chunk_size", chunk_size)
         if t_start == t_end:
             return points.clone()
         times = torch.tensor([float(t_start), float(t_end)], device=self.device)
@@ -355,3 +356,12 @@ class OTFlow(Solver):
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.data_scale = float(state.get("data_scale", 1.0))
+
+    # -- checkpoints and divergence -------------------------------------------------------------------------
+    divergence_advice = "a lower lr, refine_lr, ratio_lr or classifier_lr"
+
+    def _training_state(self) -> dict[str, Any]:
+        state = {"flow_optimizer": self.flow_optimizer, "ratio_optimizer": self.ratio_optimizer}
+        for direction, (classifier, optimizer) in self.classifiers.items():
+            state |= {f"{direction}_classifier": classifier, f"{direction}_classifier_optimizer": optimizer}
+        return state

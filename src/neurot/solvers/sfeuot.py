@@ -267,11 +267,11 @@ class SFEUOT(Solver):
         x = self.source_data.sample(config.batch_size, self.generator, self.device)
         y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
         loss, potential_metrics = self._potential_loss(x, y_pos)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the SF-EUOT potential loss is {loss.item()}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"SF-EUOT potential loss is {loss.item()} at step {step}; lower lr")
         return {"loss": loss.item(), **potential_metrics, **metrics, "lr": config.lr * factor}
 
     # -- inference ----------------------------------------------------------------------------------------------
@@ -323,3 +323,9 @@ class SFEUOT(Solver):
             return torch.ones(len(y), device=self.device)
         _, ratio = CONJUGATES[self.config.psi]
         return ratio(-self._terminal(y) / self.config.tau)
+
+    # -- checkpoints and divergence -------------------------------------------------------------------------
+    divergence_advice = "a lower lr or generator_lr, or a larger alpha"
+
+    def _training_state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer, "generator_optimizer": self.generator_optimizer}
