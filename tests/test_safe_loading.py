@@ -8,7 +8,8 @@ import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "neurot"
 UNSAFE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve"}
-PICKLING_CALLS = {"eval", "exec", "read_pickle", "all_gather_object", "broadcast_object_list", "gather_object",
+BUILTIN_CALLS = {("eval",), ("exec",), ("builtins", "eval"), ("builtins", "exec")}  # not nn.Module.eval()
+PICKLING_CALLS = {"read_pickle", "all_gather_object", "broadcast_object_list", "gather_object",
                   "scatter_object_list", "send_object_list", "recv_object_list", "unsafe_load"}
 REQUIRED_KEYWORDS = {("torch", "load"): ("weights_only", True), ("np", "load"): ("allow_pickle", False),
                      ("numpy", "load"): ("allow_pickle", False)}
@@ -17,8 +18,8 @@ REQUIRED_KEYWORDS = {("torch", "load"): ("weights_only", True), ("np", "load"): 
 def dotted(node):
     if isinstance(node, ast.Name):
         return (node.id,)
-    if isinstance(node, ast.Attribute):
-        return (*dotted(node.value), node.attr)
+    if isinstance(node, ast.Attribute):  # a method of a call's result, f().eval, is ("<expr>", "eval")
+        return (*(dotted(node.value) or ("<expr>",)), node.attr)
     return ()
 
 
@@ -31,7 +32,7 @@ def violations(source: str, filename: str) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         name = dotted(node.func)
-        if name and name[-1] in PICKLING_CALLS:
+        if name in BUILTIN_CALLS or (name and name[-1] in PICKLING_CALLS):
             found.append(f"{filename}:{node.lineno} calls {'.'.join(name)}")
         rule = REQUIRED_KEYWORDS.get(name[-2:])
         if rule:
