@@ -5,10 +5,19 @@ import pytest
 import torch
 
 import neurot
-from neurot.benchmarks import brenier_map, gaussian_log_density_ratio, gaussian_ot_cost, l2_uvp, random_gaussian
-from neurot.solvers.otflow import OTFlow, kinetic_energy
+from neurot.benchmarks import (
+    brenier_map,
+    discrete_ot_cost,
+    gaussian_log_density_ratio,
+    gaussian_ot_cost,
+    l2_uvp,
+    random_gaussian,
+)
+from neurot.data import toy_sampler
+from neurot.solvers.otflow import OTFlow, kinetic_energy, ot_assignment
 
-SMALL = {"hidden": (64, 64), "ratio_hidden": (64, 64), "batch_size": 256, "ratio_intervals": 4}
+SMALL = {"hidden": (64, 64), "ratio_hidden": (64, 64), "batch_size": 256, "ratio_intervals": 4,
+         "coupling_size": 512, "coupled_pairs": 4096}
 
 
 def gaussian_pair(dim: int, seed: int = 0):
@@ -25,7 +34,7 @@ def samples(mean, cov, n, seed):
 @pytest.fixture(scope="module")
 def fitted_2d():
     a, cov_a, b, cov_b = problem = gaussian_pair(2)
-    flow = OTFlow(warmup_steps=400, refine_steps=0, ratio_steps=600, **SMALL)
+    flow = OTFlow(warmup_steps=1000, refine_steps=0, ratio_steps=600, **SMALL)
     flow.fit(samples(a, cov_a, 20_000, 1), samples(b, cov_b, 20_000, 2), seed=0)
     return problem, flow
 
@@ -111,6 +120,33 @@ def test_fit_steps_keeps_phase_proportions_and_same_seed_same_result():
         assert torch.equal(first, second)
 
 
+def test_ot_assignment_is_an_optimal_permutation():
+    rng = np.random.default_rng(1)
+    x0, x1 = torch.as_tensor(rng.normal(size=(300, 2))), torch.as_tensor(rng.normal(size=(300, 2)) * 2 + 1)
+    columns = ot_assignment(x0, x1)
+    assert sorted(columns) == list(range(300))
+    cost = 0.5 * (x0 - x1[torch.as_tensor(columns)]).square().sum(1).mean().item()
+    assert cost == pytest.approx(discrete_ot_cost(x0, x1), rel=1e-9)
+
+
+def test_warm_start_pool_is_coupled_by_exact_ot_blocks():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(2000, 2)), rng.normal(size=(2000, 2)) + 3
+    flow = OTFlow(warmup_steps=1, refine_steps=0, ratio_steps=0, coupling_size=200, coupled_pairs=500,
+                  **{k: v for k, v in SMALL.items() if not k.startswith("coupl")}).fit(x, y, seed=0)
+    x0, x1 = flow.pairs
+    assert x0.shape == x1.shape == (3, 200, 2)  # rounded up to three blocks of 200
+    paired = 0.5 * (x0[1] - x1[1]).square().sum(1).mean().item()
+    assert paired == pytest.approx(discrete_ot_cost(x0[1], x1[1]), rel=1e-6)
+    before = x0.clone()
+    flow = OTFlow(warmup_steps=9, refine_steps=0, ratio_steps=0, coupling_size=200, coupled_pairs=500, pair_reuse=4,
+                  **{k: v for k, v in SMALL.items() if not k.startswith("coupl")}).fit(x, y, seed=0)
+    changed = [not torch.equal(flow.pairs[0][k], before[k]) for k in range(3)]
+    assert changed == [True, True, False]  # a batch of 256 and 4 draws per pair: a new block every 3 steps
+    independent = OTFlow(warmup_steps=1, refine_steps=0, ratio_steps=0, coupling="independent").fit(x, y, seed=0)
+    assert independent.pairs is None
+
+
 def test_kinetic_energy_of_straight_paths():
     times = torch.linspace(0, 1, 5)
     start, end = torch.zeros(3, 2), torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])
@@ -147,8 +183,9 @@ def test_bad_inputs_name_the_argument(fitted_2d):
 
 @pytest.mark.slow
 def test_log_density_ratio_within_ten_percent_2d():
+    """Issue #7: relative RMSE <= 10 % over points from P and Q (the default warm start and ratio phase)."""
     a, cov_a, b, cov_b = gaussian_pair(2)
-    flow = OTFlow(warmup_steps=600, refine_steps=0, ratio_steps=3000, ratio_intervals=4)
+    flow = OTFlow(refine_steps=0)
     flow.fit(samples(a, cov_a, 50_000, 1), samples(b, cov_b, 50_000, 2), seed=0)
     x = np.concatenate([samples(a, cov_a, 2000, 6), samples(b, cov_b, 2000, 7)])
     exact = gaussian_log_density_ratio(x, a, cov_a, b, cov_b)
@@ -159,9 +196,21 @@ def test_log_density_ratio_within_ten_percent_2d():
 @pytest.mark.slow
 def test_map_and_inverse_8d():
     a, cov_a, b, cov_b = gaussian_pair(8)
-    flow = OTFlow(warmup_steps=3000, refine_steps=0, ratio_steps=0)
+    flow = OTFlow(refine_steps=0, ratio_steps=0)
     flow.fit(samples(a, cov_a, 50_000, 1), samples(b, cov_b, 50_000, 2), seed=0)
     x = samples(a, cov_a, 5000, 3)
     assert l2_uvp(flow.transport(x), brenier_map(x, a, cov_a, b, cov_b), np.trace(cov_b)) < 1.0
     x = torch.as_tensor(x, dtype=torch.float32)
     assert (flow.inverse(flow.transport(x)) - x).norm(dim=1).mean().item() < 1e-3
+
+
+@pytest.mark.slow
+def test_moons_to_checkerboard_kinetic_cost_near_discrete_optimum():
+    """Issue #7: kinetic cost within 5 % of exact discrete OT, with T#P matching Q in its second moment (8/3)."""
+    flow = OTFlow(warmup_steps=20_000, refine_steps=300, ratio_steps=0)
+    flow.fit(toy_sampler("moons", 0)(20_000), toy_sampler("checkerboard", 1)(20_000), seed=0)
+    x = toy_sampler("moons", 2)(20_000)
+    optimum = np.mean([discrete_ot_cost(toy_sampler("moons", 10 + k)(4000), toy_sampler("checkerboard", 20 + k)(4000))
+                       for k in range(3)])
+    assert flow.kinetic_energy(x) == pytest.approx(optimum, rel=0.05)
+    assert flow.transport(x).square().sum(1).mean().item() == pytest.approx(8 / 3, rel=0.02)
