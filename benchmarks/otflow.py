@@ -75,7 +75,7 @@ def plot_trajectories(flow: OTFlow, x: torch.Tensor, target: torch.Tensor, path:
     ax.scatter(paths[0, :, 0], paths[0, :, 1], s=4, color="tab:blue", label="x ~ P", zorder=3)
     ax.scatter(paths[-1, :, 0], paths[-1, :, 1], s=4, color="black", label="T(x)", zorder=3)
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", markerscale=3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=3, markerscale=3)
     ax.set_title("OT flow: moons -> checkerboard")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
