@@ -54,9 +54,16 @@ def test_inverse_undoes_transport(fitted_2d):
 
 
 def test_kinetic_energy_near_gaussian_ot_cost(fitted_2d):
+    """Straight constant-speed paths (kinetic = endpoint cost to 1 %), and the cost near the exact one.
+
+    The kinetic cost moves to first order with the map: this short fit's L2-UVP of about 0.2 % leaves it about
+    7 % high, hence 10 % here; the slow test checks 5 % after the default schedule.
+    """
     (a, cov_a, b, cov_b), flow = fitted_2d
-    exact = gaussian_ot_cost(a, cov_a, b, cov_b)
-    assert flow.kinetic_energy(samples(a, cov_a, 4000, 5)) == pytest.approx(exact, rel=0.05)
+    x = torch.as_tensor(samples(a, cov_a, 4000, 5), dtype=torch.float32)
+    kinetic = flow.kinetic_energy(x)
+    assert kinetic == pytest.approx(0.5 * (flow.transport(x) - x).square().sum(1).mean().item(), rel=0.01)
+    assert kinetic == pytest.approx(gaussian_ot_cost(a, cov_a, b, cov_b), rel=0.1)
 
 
 def test_log_density_ratio_against_exact(fitted_2d):
@@ -82,7 +89,7 @@ def test_trajectory_interpolate_and_sample_agree(fitted_2d):
 
 def test_intermediate_marginal_is_the_mccann_interpolant(fitted_2d):
     """Along the optimal flow x_t = (1 - t) x + t T*(x): check the covariance at t = 1/2 to 5 % (relative,
-    Frobenius). A short minibatch-OT warm start bends paths slightly (about 2 % here), hence not tighter."""
+    Frobenius). A short warm start is not exactly optimal, hence not tighter."""
     (a, cov_a, b, cov_b), flow = fitted_2d
     x = samples(a, cov_a, 20_000, 9)
     middle = 0.5 * (x + brenier_map(x, a, cov_a, b, cov_b))
@@ -191,6 +198,8 @@ def test_log_density_ratio_within_ten_percent_2d():
     exact = gaussian_log_density_ratio(x, a, cov_a, b, cov_b)
     error = flow.log_density_ratio(x).double().numpy() - exact
     assert np.sqrt(np.mean(error**2)) / np.sqrt(np.mean(exact**2)) < 0.1
+    assert flow.kinetic_energy(samples(a, cov_a, 4000, 5)) == pytest.approx(gaussian_ot_cost(a, cov_a, b, cov_b),
+                                                                          rel=0.05)
 
 
 @pytest.mark.slow
