@@ -16,6 +16,8 @@ def test_example_config_runs(tmp_path):
     config["fit"]["steps"] = 6
     config["data"]["n_samples"] = 500
     config["solver"]["batch_size"] = 64
+    config["solver"]["coupling_size"] = 128
+    config["solver"]["coupled_pairs"] = 256
     fit_run(config, tmp_path / "run", progress=False)
     assert (tmp_path / "run" / "figure.png").exists()
     assert type(load_run(tmp_path / "run")).__name__ == "OTFlow"

@@ -8,13 +8,24 @@ A velocity field ``v(x, t)`` defines the flow ``dx/dt = v(x, t)`` on ``t in [0, 
 Training runs three phases over the ``steps`` of :meth:`~neurot.solvers.base.Solver.fit`, their lengths in the
 proportions ``warmup_steps : refine_steps : ratio_steps``:
 
-1. **Warm start** by conditional flow matching: ``x_t = (1 - t) x_0 + t x_1`` with ``(x_0, x_1)`` a minibatch OT
-   coupling (exact assignment, ``coupling="ot"``) or independent pairs; loss ``E |v(x_t, t) - (x_1 - x_0)|^2``.
+1. **Warm start** by conditional flow matching: ``x_t = (1 - t) x_0 + t x_1``, loss ``E |v(x_t, t) - (x_1 - x_0)|^2``,
+   with ``(x_0, x_1)`` independent pairs (``coupling="independent"``) or, by default (``coupling="ot"``), drawn from
+   a pool of ``coupled_pairs`` pairs coupled by the exact OT assignment in blocks of ``coupling_size`` points.
+   The oldest block is replaced by a fresh one every ``pair_reuse * coupling_size / batch_size`` steps, so that a
+   pair is drawn about ``pair_reuse`` times. The learned field's kinetic energy is at most the pool's coupling
+   cost, close to the OT cost when blocks are large (a few thousand points in 2-D). Large blocks shared by many
+   steps, instead of a small assignment per step, are cheaper and give straighter, less crossing pairs; the
+   refresh keeps the network from fitting one finite set of pairs (D = 8 Gaussians, a fixed pool of 16384 pairs:
+   map L2-UVP 1.9 %, 65536 pairs: 0.19 %).
 2. **Refinement** of the relaxed objective, one direction per step, alternating P -> Q and Q -> P (the inverse flow):
    ``KL(T_# P || Q) + gamma * K / s^2``, with ``K = sum_k 1/2 |x(t_k) - x(t_{k-1})|^2 / (t_k - t_{k-1})`` the
    discretised kinetic energy on the integration grid and ``s`` the data scale (so ``gamma`` has no units). The KL
    term is replaced by ``-E_P[r(T(x))]`` with ``r`` a logistic classifier between ``Q`` and pushed samples
-   (optimum ``r = log q - log p_1``), refitted before every flow update: no log-determinant is needed.
+   (optimum ``r = log q - log p_1``), refitted before every flow update: no log-determinant is needed. After the
+   OT-coupled warm start the flow is already close to the optimum and ``T_# P`` close to ``Q``; the classifier is
+   then at chance (loss ``2 log 2``) and Adam turns its noise into steps of size ``refine_lr``, which makes the
+   pushforward drift (moons -> checkerboard: ``E |T(x)|^2`` off by +-4 % within 300 steps at 2e-5), hence the
+   small default ``refine_lr``.
 3. **Infinitesimal density ratio**: the flow frozen, a time score ``r(x, t)`` is fitted with logistic losses between
    consecutive snapshots ``p_{k-1}, p_k`` of the flow on a grid ``0 = s_0 < ... < s_L = 1`` (half the batch
    pushed forward from ``P`` with ``Q`` itself as the last snapshot, half backward from ``Q`` with ``P`` as the
@@ -54,7 +65,10 @@ class OTFlowConfig:
         warmup_steps, refine_steps, ratio_steps: lengths of the three training phases (module docstring); a
             ``fit(steps=N)`` keeps their proportions.
         batch_size: points per batch from each of P and Q.
-        coupling: warm-start pairing, ``"ot"`` (exact minibatch OT assignment) or ``"independent"``.
+        coupling: warm-start pairing, ``"ot"`` (exact OT assignment in blocks) or ``"independent"``.
+        coupling_size, coupled_pairs, pair_reuse: points per exact-OT block, the size of the pool of coupled pairs
+            (rounded up to whole blocks) that the warm start draws its batches from, and the mean number of draws
+            of a pair before its block is replaced.
         lr: Adam learning rate of the warm start (cosine-decayed); ``refine_lr``: of the refinement.
         gamma: weight of the kinetic energy (in units of the data variance) in the refinement.
         classifier_hidden, classifier_lr, classifier_steps: the logistic classifiers of the refinement, and their
@@ -70,13 +84,16 @@ class OTFlowConfig:
     ode_steps: int = 10
     rtol: float = 1e-5
     atol: float = 1e-5
-    warmup_steps: int = 3000
+    warmup_steps: int = 10000
     refine_steps: int = 300
     ratio_steps: int = 2000
     batch_size: int = 512
     coupling: str = "ot"
+    coupling_size: int = 2048
+    coupled_pairs: int = 16384
+    pair_reuse: int = 32
     lr: float = 2e-3
-    refine_lr: float = 2e-5
+    refine_lr: float = 2e-6
     gamma: float = 0.005
     classifier_hidden: tuple[int, ...] = (64, 64)
     classifier_lr: float = 2e-3
@@ -89,7 +106,9 @@ class OTFlowConfig:
         check_choice("method", self.method, ODE_METHODS)
         check_choice("coupling", self.coupling, ["ot", "independent"])
         check_choice("activation", self.activation, ["silu", "softplus", "relu", "leaky_relu"])
-        for name in ("ode_steps", "batch_size", "classifier_steps", "ratio_intervals"):
+        for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse",
+                     "classifier_steps",
+                     "ratio_intervals"):
             check_int(name, getattr(self, name))
         for name in ("warmup_steps", "refine_steps", "ratio_steps"):
             check_int(name, getattr(self, name), minimum=0)
@@ -119,6 +138,24 @@ def kinetic_energy(path: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
     """
     dt = (times[1:] - times[:-1]).abs().to(path)
     return 0.5 * ((path[1:] - path[:-1]).square().sum(-1) / dt[:, None]).sum(0)
+
+
+def ot_assignment(x0: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
+    """The exact OT assignment for the quadratic cost between ``x0 [n, D]`` and ``x1 [n, D]``: ``[n]`` indices.
+
+    ``x1[result]`` is paired with ``x0``. POT's network simplex (``ot.emd``) when installed, several times faster
+    than scipy's ``linear_sum_assignment`` (used otherwise) on clustered data; both are exact, so they differ only
+    where the optimum is not unique.
+    """
+    cost = torch.cdist(x0, x1).square().double().cpu().numpy()
+    try:
+        import ot
+    except ImportError:
+        return linear_sum_assignment(cost)[1]
+    n = len(cost)
+    plan = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), cost, numItermax=100 * n * n)
+    columns = plan.argmax(1)  # a vertex of the assignment polytope: a permutation
+    return columns if len(np.unique(columns)) == n else linear_sum_assignment(cost)[1]
 
 
 class OTFlow(Solver):
@@ -179,7 +216,17 @@ class OTFlow(Solver):
         self.flow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.lr)
         self.ratio_optimizer = torch.optim.Adam(self.time_score.parameters(), lr=config.ratio_lr)
         self._refining = False
+        self.pairs = None
+        if config.coupling == "ot" and config.warmup_steps > 0:
+            blocks = [self._coupled_block() for _ in range(math.ceil(config.coupled_pairs / config.coupling_size))]
+            self.pairs = torch.stack([b[0] for b in blocks]), torch.stack([b[1] for b in blocks])
 
+    def _coupled_block(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh ``x_0, x_1 [coupling_size, D]`` from P and Q, paired by the exact OT assignment."""
+        size = self.config.coupling_size
+        x0 = self.source_data.sample(size, self.generator, self.device)
+        x1 = self.target_data.sample(size, self.generator, self.device)
+        return x0, x1[torch.as_tensor(ot_assignment(x0, x1), device=self.device)]
     def _phase_bounds(self, total: int) -> tuple[int, int]:
         """Last step of the warm start and of the refinement when training for ``total`` steps."""
         config = self.config
@@ -199,18 +246,20 @@ class OTFlow(Solver):
     def _cosine(lr: float, index: int, length: int) -> float:
         return lr * 0.5 * (1 + math.cos(math.pi * index / max(length, 1)))
 
-    def _couple(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-        """Reorder ``x1 [B, D]`` so that ``(x0, x1)`` is the exact OT assignment for the quadratic cost."""
-        cost = torch.cdist(x0, x1).square().cpu().numpy().astype(np.float64)
-        _, columns = linear_sum_assignment(cost)
-        return x1[torch.as_tensor(columns, device=x1.device)]
-
     def _warmup_step(self, index: int, length: int) -> dict[str, float]:
         config, generator = self.config, self.generator
-        x0 = self.source_data.sample(config.batch_size, generator, self.device)
-        x1 = self.target_data.sample(config.batch_size, generator, self.device)
-        if config.coupling == "ot":
-            x1 = self._couple(x0, x1)
+        if self.pairs is None:
+            x0 = self.source_data.sample(config.batch_size, generator, self.device)
+            x1 = self.target_data.sample(config.batch_size, generator, self.device)
+        else:
+            starts, ends = self.pairs  # [n_blocks, coupling_size, D]
+            refresh = max(1, round(config.pair_reuse * config.coupling_size / config.batch_size))
+            if index > 0 and index % refresh == 0:
+                block = (index // refresh - 1) % len(starts)
+                starts[block], ends[block] = self._coupled_block()
+            rows = torch.randint(starts.shape[0] * starts.shape[1], (config.batch_size,), generator=generator,
+                                 device=self.device)
+            x0, x1 = starts.flatten(0, 1)[rows], ends.flatten(0, 1)[rows]
         t = torch.rand(config.batch_size, 1, generator=generator, device=self.device)
         xt = (1 - t) * x0 + t * x1
         lr = self._set_lr(self.flow_optimizer, self._cosine(config.lr, index, length))
