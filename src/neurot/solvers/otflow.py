@@ -158,6 +158,25 @@ def ot_assignment(x0: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
     return columns if len(np.unique(columns)) == n else linear_sum_assignment(cost)[1]
 
 
+class PairPool:
+    """The warm start's coupled pairs ``starts, ends [n_blocks, coupling_size, D]`` (blocks refreshed in place).
+
+    ``state_dict`` / ``load_state_dict`` put them in checkpoints, so a resumed warm start continues exactly.
+    """
+
+    def __init__(self, starts: torch.Tensor, ends: torch.Tensor) -> None:
+        self.starts, self.ends = starts, ends
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The pairs, as tensors."""
+        return {"starts": self.starts, "ends": self.ends}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy saved pairs of the same shape into the pool."""
+        self.starts.copy_(state["starts"])
+        self.ends.copy_(state["ends"])
+
+
 class OTFlow(Solver):
     """Dynamic OT by an invertible flow network (MATH.md section 6).
 
@@ -219,7 +238,7 @@ class OTFlow(Solver):
         self.pairs = None
         if config.coupling == "ot" and config.warmup_steps > 0:
             blocks = [self._coupled_block() for _ in range(math.ceil(config.coupled_pairs / config.coupling_size))]
-            self.pairs = torch.stack([b[0] for b in blocks]), torch.stack([b[1] for b in blocks])
+            self.pairs = PairPool(torch.stack([b[0] for b in blocks]), torch.stack([b[1] for b in blocks]))
 
     def _coupled_block(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh ``x_0, x_1 [coupling_size, D]`` from P and Q, paired by the exact OT assignment."""
@@ -252,7 +271,7 @@ class OTFlow(Solver):
             x0 = self.source_data.sample(config.batch_size, generator, self.device)
             x1 = self.target_data.sample(config.batch_size, generator, self.device)
         else:
-            starts, ends = self.pairs  # [n_blocks, coupling_size, D]
+            starts, ends = self.pairs.starts, self.pairs.ends  # [n_blocks, coupling_size, D]
             refresh = max(1, round(config.pair_reuse * config.coupling_size / config.batch_size))
             if index > 0 and index % refresh == 0:
                 block = (index // refresh - 1) % len(starts)
@@ -411,6 +430,8 @@ class OTFlow(Solver):
 
     def _training_state(self) -> dict[str, Any]:
         state = {"flow_optimizer": self.flow_optimizer, "ratio_optimizer": self.ratio_optimizer}
+        if self.pairs is not None:
+            state["pairs"] = self.pairs
         for direction, (classifier, optimizer) in self.classifiers.items():
             state |= {f"{direction}_classifier": classifier, f"{direction}_classifier_optimizer": optimizer}
         return state
