@@ -78,6 +78,8 @@ def outliers(steps: int, egnot_steps: int) -> None:
                                   target_mass=0.98, entropy="lebesgue").target_marginal[1]
     x = torch.randn(N, 2, generator=generator)
     solvers = [("EgNOT (balanced)", neurot.EgNOT(eps=0.1), egnot_steps),
+               ("EgNOT, mixture potential (balanced, exact sampling)", neurot.EgNOT(eps=0.1, potential="gmm"),
+                egnot_steps),
                ("SF-EUOT tau=None (balanced)", neurot.SFEUOT(eps=0.1), steps)]
     solvers += [(f"SF-EUOT tau=1 {psi}", neurot.SFEUOT(eps=0.1, tau=1.0, psi=psi), steps)
                 for psi in ("kl", "chi2", "softplus")]
