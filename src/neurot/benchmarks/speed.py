@@ -41,7 +41,7 @@ def _solver(eps: float, options: dict[str, Any]):
 
 
 def throughput(
-    dim: int, eps: float, options: dict[str, Any], iterations: int = 20, warmup: int = 3,
+    dim: int, eps: float, options: dict[str, Any], iterations: int = 5, warmup: int = 2,
     device: str | None = None, seed: int = 0,
 ) -> dict[str, Any]:
     """Training iterations per second after ``warmup`` iterations, and a profile of ``iterations`` more.
@@ -76,7 +76,7 @@ def throughput(
 
 
 def time_to_accuracy(
-    dim: int, eps: float, options: dict[str, Any] | None = None, eval_every: int = 500, n_test: int = 10_000,
+    dim: int, eps: float, options: dict[str, Any] | None = None, eval_every: int = 1000, n_test: int = 10_000,
     thresholds: tuple[float, ...] = (1.0, 0.5), device: str | None = None, seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Fit once with ``options`` and report when the plan BW2-UVP first reaches each threshold (and the paper's).

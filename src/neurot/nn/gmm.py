@@ -117,7 +117,7 @@ class GaussianMixturePotential(nn.Module):
         """
         for _ in range(iterations):
             log_target_share = self._log_terms(y).log_softmax(1).logsumexp(0)
-            log_source_share = self._log_shifted_terms(x).log_softmax(1).logsumexp(0)
+            log_source_share = self._log_terms(x, shifted=True).log_softmax(1).logsumexp(0)
             self.log_weights += log_target_share - log_source_share
             self.log_weights -= self.log_weights.max()
 
@@ -139,34 +139,29 @@ class GaussianMixturePotential(nn.Module):
         eye = torch.eye(self.means.shape[1], dtype=self.means.dtype, device=self.means.device)
         return torch.linalg.cholesky(self.covariances() + self.eps * eye)
 
-    def _log_shifted_terms(self, x: torch.Tensor) -> torch.Tensor:
-        """``log w_k + log N(x; m_k, S_k + eps I)``: ``[n, D] -> [n, K]``."""
+    def _log_terms(self, y: torch.Tensor, shifted: bool = False) -> torch.Tensor:
+        """``log w_k + log N(y; m_k, S_k)``, or with ``S_k + eps I`` when ``shifted``: ``[n, D] -> [n, K]``."""
         if self.covariance == "diag":
-            log_density = _diag_gaussian_log_density(x, self.means, self.log_variances.exp() + self.eps)
+            variances = self.log_variances.exp() + (self.eps if shifted else 0.0)
+            log_density = _diag_gaussian_log_density(y, self.means, variances)
         else:
-            log_density = _tril_gaussian_log_density(x, self.means, self._shifted_scale_tril())
+            scale = self._shifted_scale_tril() if shifted else self.scale_tril()
+            log_density = _tril_gaussian_log_density(y, self.means, scale)
         return log_density + self.log_weights.log_softmax(0)
 
     # -- the potential and its closed forms --------------------------------------------------------------------
-    def _log_terms(self, y: torch.Tensor) -> torch.Tensor:
-        """``log w_k + log N(y; m_k, S_k)``: ``[n, D] -> [n, K]``."""
-        if self.covariance == "diag":
-            log_density = _diag_gaussian_log_density(y, self.means, self.log_variances.exp())
-        else:
-            log_density = _tril_gaussian_log_density(y, self.means, self.scale_tril())
-        return log_density + self.log_weights.log_softmax(0)
-
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``f(y)``: ``[n, D] -> [n]``."""
         return self.eps * torch.logsumexp(self._log_terms(y), dim=1)
 
     def log_partition(self, x: torch.Tensor) -> torch.Tensor:
         """``log Z_f(x) = log integral exp((f(y) - 1/2 |x - y|^2) / eps) dy``: ``[n, D] -> [n]``."""
-        return torch.logsumexp(self._log_shifted_terms(x), dim=1) + 0.5 * x.shape[1] * math.log(2 * math.pi * self.eps)
+        log_normaliser = 0.5 * x.shape[1] * math.log(2 * math.pi * self.eps)
+        return torch.logsumexp(self._log_terms(x, shifted=True), dim=1) + log_normaliser
 
     def conditional_weights_and_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``log beta [n, K]`` and ``mu [n, K, D]`` of ``pi_f(. | x)`` for ``x [n, D]``."""
-        log_beta = self._log_shifted_terms(x).log_softmax(1)
+        log_beta = self._log_terms(x, shifted=True).log_softmax(1)
         if self.covariance == "diag":
             variances = self.log_variances.exp()
             mu = (self.eps * self.means[None] + variances[None] * x[:, None, :]) / (variances[None] + self.eps)
