@@ -141,14 +141,14 @@ def test_warm_start_pool_is_coupled_by_exact_ot_blocks():
     x, y = rng.normal(size=(2000, 2)), rng.normal(size=(2000, 2)) + 3
     flow = OTFlow(warmup_steps=1, refine_steps=0, ratio_steps=0, coupling_size=200, coupled_pairs=500,
                   **{k: v for k, v in SMALL.items() if not k.startswith("coupl")}).fit(x, y, seed=0)
-    x0, x1 = flow.pairs
+    x0, x1 = flow.pairs.starts, flow.pairs.ends
     assert x0.shape == x1.shape == (3, 200, 2)  # rounded up to three blocks of 200
     paired = 0.5 * (x0[1] - x1[1]).square().sum(1).mean().item()
     assert paired == pytest.approx(discrete_ot_cost(x0[1], x1[1]), rel=1e-6)
     before = x0.clone()
     flow = OTFlow(warmup_steps=9, refine_steps=0, ratio_steps=0, coupling_size=200, coupled_pairs=500, pair_reuse=4,
                   **{k: v for k, v in SMALL.items() if not k.startswith("coupl")}).fit(x, y, seed=0)
-    changed = [not torch.equal(flow.pairs[0][k], before[k]) for k in range(3)]
+    changed = [not torch.equal(flow.pairs.starts[k], before[k]) for k in range(3)]
     assert changed == [True, True, False]  # a batch of 256 and 4 draws per pair: a new block every 3 steps
     independent = OTFlow(warmup_steps=1, refine_steps=0, ratio_steps=0, coupling="independent").fit(x, y, seed=0)
     assert independent.pairs is None
