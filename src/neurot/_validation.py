@@ -56,6 +56,11 @@ def check_keys(name: str, given: Mapping[str, Any], allowed: Iterable[str]) -> N
 PointShape = int | tuple[int, ...]
 
 
+def shape_tuple(dim: PointShape) -> tuple[int, ...]:
+    """A point shape as a tuple: ``D -> (D,)``, tuples unchanged."""
+    return (dim,) if isinstance(dim, int) else tuple(dim)
+
+
 def as_points(
     name: str, data: Any, *, dim: PointShape | None = None, dtype: torch.dtype = torch.float32, flat: bool = True
 ) -> torch.Tensor:

@@ -33,6 +33,9 @@ class Quadratic:
         return x, eps
 
 
+quadratic = Quadratic()
+
+
 class LatentCost(nn.Module):
     """``c(x, z) = 1/2 |x - G(z)|^2``: the quadratic cost between ``x`` and the generator's output ``G(z)``.
 
@@ -51,7 +54,7 @@ class LatentCost(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``x [n, ...], z [n, d] -> [n]``."""
-        return 0.5 * (x - self.generator(z)).square().flatten(1).sum(1)
+        return quadratic(x, self.generator(z))
 
 
 def latent(generator: nn.Module) -> LatentCost:
@@ -62,8 +65,6 @@ def latent(generator: nn.Module) -> LatentCost:
     """
     return LatentCost(generator)
 
-
-quadratic = Quadratic()
 
 COSTS = {"quadratic": quadratic}
 

@@ -24,21 +24,17 @@ from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import bw2_uvp
 from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN
 from neurot.samplers.chain import PROFILE_LABEL
+from neurot.solvers import EgNOT
 
 #: The reference implementation's Gaussian configuration (MATH.md section 1), as EgNOT options.
 REFERENCE_OPTIONS = {"hidden": (512, 512, 512), "activation": "relu", "batch_size": 1024,
                      "langevin_steps": 100, "sampler": "ula"}
 
+
 def _pair_data(dim: int, eps: float, n: int, seed: int):
     problem = gaussian_benchmark_pair(dim, eps, seed)
     rng = np.random.default_rng(seed)
     return problem, rng, problem.sample_source(n, rng), problem.sample_target(n, rng)
-
-
-def _solver(eps: float, options: dict[str, Any]):
-    from neurot.solvers import EgNOT
-
-    return EgNOT(eps=eps, **options)
 
 
 def throughput(
@@ -66,7 +62,7 @@ def throughput(
             profile.stop()
 
     for callback in (timed, profiled):  # timing without the profiler's overhead, then the profile
-        _solver(eps, options).fit(x, y, steps=warmup + iterations, seed=seed, device=device, callbacks=[callback])
+        EgNOT(eps=eps, **options).fit(x, y, steps=warmup + iterations, seed=seed, device=device, callbacks=[callback])
     it_per_s = iterations / (marks[1] - marks[0])
     events = profile.key_averages()
     total_us = sum(event.self_cpu_time_total for event in events)
@@ -107,7 +103,7 @@ def time_to_accuracy(
                 reached[threshold] = (step, elapsed)
         clock["paused"] += time.perf_counter() - paused
 
-    _solver(eps, options or {}).fit(x, y, seed=seed, device=device, callbacks=[evaluate])
+    EgNOT(eps=eps, **(options or {})).fit(x, y, seed=seed, device=device, callbacks=[evaluate])
     return [{
         "threshold": threshold, "paper": threshold == paper,
         "reached_at_step": reached.get(threshold, (None, None))[0],

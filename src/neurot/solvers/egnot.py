@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import PointShape, check_choice, check_int, check_positive, check_probability
+from neurot._validation import PointShape, check_choice, check_int, check_positive, check_probability, shape_tuple
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
@@ -182,7 +182,7 @@ class EgNOT(Solver):
 
     def _build(self, dim: PointShape) -> None:
         self.dim = dim
-        shape = self.target_shape = self.target_shape or ((dim,) if isinstance(dim, int) else tuple(dim))
+        shape = self.target_shape = self.target_shape or shape_tuple(dim)
         if self.target_mean is None:
             self.target_mean = torch.zeros(shape)
         self.target_mean = self.target_mean.to(self.device)
@@ -227,8 +227,7 @@ class EgNOT(Solver):
             return self.config.start
         if is_quadratic(self.cost):
             return "source"
-        source_shape = (self.dim,) if isinstance(self.dim, int) else tuple(self.dim)
-        same_space = source_shape == self.target_shape and not isinstance(self.cost, LatentCost)
+        same_space = shape_tuple(self.dim) == self.target_shape and not isinstance(self.cost, LatentCost)
         return "source" if same_space else "target"
 
     def _initial_points(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -299,12 +298,13 @@ class EgNOT(Solver):
                 loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean()) / config.eps**2
             metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
                        "step_size": self.kernel.step_size, **diagnostics}
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"the EgNOT loss is {loss.item()}")
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(f"the EgNOT loss is {loss_value}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {"loss": loss.item(), "lr": lr, **metrics}
+        return {"loss": loss_value, "lr": lr, **metrics}
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()
