@@ -81,3 +81,8 @@ def test_unknown_example_and_example_with_config_are_errors(tmp_path, capsys):
     (tmp_path / "c.toml").write_text("")
     assert main(["fit", str(tmp_path / "c.toml"), "--example", "digits-2to3", "--out", str(tmp_path / "o")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_bench_rejects_a_bad_number_of_conditional_inputs(tmp_path, capsys):
+    assert main(["bench", "mixture", "--conditional-inputs", "0", "--out", str(tmp_path)]) == 2
+    assert "--conditional-inputs" in capsys.readouterr().err

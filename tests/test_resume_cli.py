@@ -85,7 +85,7 @@ def test_resume_needs_a_run_and_no_config(tmp_path, capsys):
 
 
 def test_diverged_training_exits_with_the_message(tmp_path, capsys):
-    unstable = 'sampler = "ula"\nstep_size = 1e6\nlangevin_steps = 50\n'  # ULA far beyond its stable step
+    unstable = 'sampler = "ula"\nstep_size = 1e38\nlangevin_steps = 50\n'  # noise of 1e19 per step: |y|^2 overflows
     (tmp_path / "run.toml").write_text(CONFIG.replace("langevin_steps = 2\n", unstable))
     assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run")]) == 1
     assert "EgNOT training diverged at step 1: Langevin chain diverged" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurot._validation import check_int
 from neurot.config import merge_config, read_config
 from neurot.solvers import DivergenceError
 
@@ -100,6 +101,9 @@ def _bench(args: argparse.Namespace) -> None:
             grid = dataclasses.replace(grid, solvers=solvers)
         if args.dims:
             grid = dataclasses.replace(grid, dims=[int(d) for d in args.dims.split(",")])
+        if args.conditional_inputs is not None:
+            check_int("--conditional-inputs", args.conditional_inputs)
+            grid = dataclasses.replace(grid, n_conditional=(args.conditional_inputs, grid.n_conditional[1]))
         rows = SUITES[name](grid, device=args.device, log=lambda message: print(message, file=sys.stderr))
         table = format_table(rows)
         print(f"\n## {name}{' (quick)' if args.quick else ''}\n\n{table}")
@@ -141,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="the reduced grid (D in {2, 16}): minutes on a CPU")
     bench.add_argument("--solvers", help="comma-separated solver names (default: the suite's)")
     bench.add_argument("--dims", help="comma-separated dimensions (default: the grid's)")
+    bench.add_argument("--conditional-inputs", type=int,
+                       help="test inputs of the cBW2-UVP metric (default: the grid's, 1000 for the mixture suite)")
     bench.add_argument("--device", help="torch device")
     bench.add_argument("--out", default="bench-results", help="directory for the JSON results")
     bench.set_defaults(run=_bench)

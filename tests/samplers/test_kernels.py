@@ -13,13 +13,13 @@ PRECISION = torch.linalg.inv(COV)
 
 
 def gaussian_target(gaussian_var: float | None = 2.0) -> Target:
-    """N(MEAN, COV) written as |y - m|^2 / (2 v) + R(y) with R quadratic (so the split kernels apply)."""
+    """N(MEAN, COV) written as |y - 0|^2 / (2 v) + R(y) with R quadratic (so the split kernels apply)."""
 
     def energy(y):
         d = y - MEAN
         return 0.5 * torch.einsum("ni,ij,nj->n", d, PRECISION, d)
 
-    return Target(energy, gaussian_var=gaussian_var)
+    return Target(energy, gaussian=None if gaussian_var is None else (torch.zeros(2), gaussian_var))
 
 
 # (kernel, step size, tolerance on mean / covariance): ULA's bias is O(step), so it gets a small step.
@@ -43,7 +43,7 @@ def test_kernel_reproduces_gaussian_moments(name, step_size, tol, generator):
 def test_split_kernel_is_exact_in_one_step_for_a_gaussian_energy(generator):
     """With R = 0 the energy is N(m, v I) and a huge step draws it exactly, from anywhere."""
     m = torch.tensor([3.0, -1.0])
-    target = Target(lambda y: (y - m).square().sum(1) / (2 * 0.5), gaussian_var=0.5)
+    target = Target(lambda y: (y - m).square().sum(1) / (2 * 0.5), gaussian=(m, 0.5))
     kernel = GaussianSplitMALA(1e6)
     y0 = torch.full((20000, 2), 8.0)
     result = run_chain(kernel, target, y0, 1, generator)
@@ -60,9 +60,31 @@ def test_split_kernel_requires_gaussian_part(generator):
 def test_diverging_chain_raises(generator):
     from neurot.samplers import ULA, ChainDivergedError
 
-    target = Target(lambda y: -(y.square().sum(1)) ** 2)  # unbounded below: ULA explodes
+    target = Target(lambda y: -torch.exp(y.square().sum(1)))  # unbounded below: the energy overflows
     with pytest.raises(ChainDivergedError, match="step size"):
         run_chain(ULA(1.0), target, torch.ones(8, 2), 200, generator)
+
+
+@pytest.mark.parametrize("name", ["mala", "split_mala"])
+def test_tamed_chains_leave_a_steep_energy_hill_that_stalls_untamed_ones(name, generator):
+    """Chains on the flank of a hill of height 1e4 in N(0, I)'s energy (where a potential under training can put them).
+
+    Untamed, the gradient move overshoots by hundreds of units and every proposal is rejected; tamed, the chains
+    step off the hill and reach the target's mass outside it (radius > 2.5).
+    """
+    hill = 1e4
+    target = Target(lambda y: hill * torch.exp(-y.square().sum(1) / 2) + y.square().sum(1) / 2,
+                    gaussian=(torch.zeros(2), 1.0))
+    y0 = torch.nn.functional.normalize(torch.randn(2000, 2, generator=generator), dim=1)  # radius 1
+    tamed = run_chain(KERNELS[name](0.5), target, y0, 50, generator)
+    untamed_kernel = KERNELS[name](0.5)
+    untamed_kernel.max_move = math.inf
+    untamed = run_chain(untamed_kernel, target, y0, 50, generator)
+    assert untamed.acceptance < 0.01
+    assert torch.allclose(untamed.state.y, y0)
+    radius = tamed.state.y.norm(dim=1)
+    assert radius.min() > 2.5
+    assert 0.3 < tamed.acceptance < 1
 
 
 def test_step_size_adapter_moves_toward_target_acceptance():

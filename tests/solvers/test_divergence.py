@@ -83,8 +83,11 @@ class Bowl(nn.Module):
 
 
 def exploding_egnot(**options):
-    return neurot.EgNOT(eps=1.0, potential=Bowl(), sampler="ula", step_size=100.0, langevin_steps=60,
-                        batch_size=16, buffer_prob=0.0, **options)
+    """Untamed ULA (``max_move = inf``): tamed moves would keep these chains finite."""
+    solver = neurot.EgNOT(eps=1.0, potential=Bowl(), sampler="ula", step_size=100.0, langevin_steps=60,
+                          batch_size=16, buffer_prob=0.0, **options)
+    solver.kernel.max_move = math.inf
+    return solver
 
 
 def test_diverged_chain_stops_training_with_advice(data):

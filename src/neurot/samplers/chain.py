@@ -22,12 +22,12 @@ class ChainDivergedError(FloatingPointError):
 class Target:
     """An unnormalised density ``exp(-energy(y))``; ``energy: [n, D] -> [n]`` differentiable in ``y``.
 
-    ``gaussian_var`` is ``v`` when ``energy(y) = |y - m|^2 / (2 v) + R(y)`` (kernels that split off the Gaussian
-    part use it), else None.
+    ``gaussian`` is ``(m [n, D], v)`` when ``energy(y) = |y - m|^2 / (2 v) + R(y)`` (kernels that split off the
+    Gaussian part use it), else None.
     """
 
     energy: Callable[[torch.Tensor], torch.Tensor]
-    gaussian_var: float | None = None
+    gaussian: tuple[torch.Tensor, float] | None = None
 
     def __call__(self, y: torch.Tensor) -> ChainState:
         """Energies ``[n]`` and first-order gradients ``[n, D]`` at ``y`` (no graph is kept)."""
@@ -67,8 +67,8 @@ def run_chain(
     With an ``adapter`` the step size is adapted after every step (during training only: adaptation makes the
     chain inexact, which training tolerates and a final draw should not).
     """
-    if kernel.needs_gaussian_var and target.gaussian_var is None:
-        raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian_var)")
+    if kernel.needs_gaussian_part and target.gaussian is None:
+        raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian)")
     with torch.profiler.record_function(PROFILE_LABEL):
         return _run(kernel, target, y0, n_steps, generator, adapter)
 

@@ -5,10 +5,18 @@ kernels accept or reject the proposal with the Metropolis-Hastings ratio, so the
 
 - :class:`ULA` / :class:`MALA`: ``mean = y - (eta / 2) grad E(y)``, ``var = eta`` (MATH.md section 1).
 - :class:`GaussianSplitULA` / :class:`GaussianSplitMALA`: for energies ``E(y) = |y - m|^2 / (2 v) + R(y)`` (the
-  quadratic cost makes ``v = eps``), integrate the Gaussian part exactly (exponential integrator) and hold ``grad R``
-  fixed over the step: with ``a = exp(-eta / (2 v))``, ``mean = y - v (1 - a) grad E(y)``, ``var = v (1 - a^2)``.
-  As ``eta -> 0`` this is ULA; as ``eta -> inf`` it draws ``N(y - v grad E(y), v I)``, exact when ``R`` is linear,
-  so the usable step is limited by the curvature of the potential, not by ``eps``.
+  quadratic cost makes ``m = x``, ``v = eps``), integrate the Gaussian part exactly (exponential integrator) and hold
+  ``grad R`` fixed over the step: with ``a = exp(-eta / (2 v))``, ``mean = m + a (y - m) - v (1 - a) grad R(y)``,
+  ``var = v (1 - a^2)``. As ``eta -> 0`` this is ULA; as ``eta -> inf`` it draws ``N(m - v grad R(y), v I)``, exact
+  when ``R`` is linear, so the usable step is limited by the curvature of the potential, not by ``eps``.
+
+Every kernel tames its gradient move (as the tamed Langevin algorithm of Brosse et al., 2019, tames its drift): the
+move ``-(eta / 2) grad E`` (split kernels: ``-v (1 - a) grad R``) of a chain is shortened to at most ``max_move``
+times the length ``sqrt(var D)`` of the proposal's noise. Chains in the bulk of the target move less than that and
+are unaffected. Untamed, a chain where the energy is steep (a spurious well of a potential still being trained)
+overshoots and is rejected forever; training then keeps deepening the well under the stuck chains, the energy
+steepens, the adapted step size collapses and the potential runs off. The adjusted kernels use the same tamed
+proposal in the reverse direction, so they stay exact.
 """
 
 from __future__ import annotations
@@ -45,26 +53,33 @@ class Kernel:
     """A Gaussian-proposal Langevin kernel; subclasses define :meth:`proposal` and whether they are adjusted."""
 
     adjusted = False
-    needs_gaussian_var = False
+    needs_gaussian_part = False
+    #: Longest gradient move, in lengths ``sqrt(var D)`` of the proposal's noise (see the module docstring).
+    max_move = 2.0
 
     def __init__(self, step_size: float) -> None:
         self.step_size = float(step_size)
 
-    def proposal(self, state: ChainState, gaussian_var: float | None) -> tuple[torch.Tensor, float]:
+    def proposal(self, state: ChainState, target: Target) -> tuple[torch.Tensor, float]:
         """Mean ``[n, D]`` and isotropic variance of the proposal from ``state``."""
         raise NotImplementedError
+
+    def tame(self, move: torch.Tensor, var: float) -> torch.Tensor:
+        """``move [n, ...]`` with each chain's row shortened to at most ``max_move * sqrt(var D)``."""
+        length = move.flatten(1).norm(dim=1)
+        limit = self.max_move * math.sqrt(var * move[0].numel())
+        return move * (limit / length).clamp(max=1).view(-1, *[1] * (move.ndim - 1))
 
     def step(
         self, state: ChainState, target: Target, generator: torch.Generator | None
     ) -> tuple[ChainState, torch.Tensor]:
         """One move of every chain. Returns the new state and the mask ``[n]`` of accepted proposals."""
-        gaussian_var = target.gaussian_var
-        mean, var = self.proposal(state, gaussian_var)
+        mean, var = self.proposal(state, target)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         proposed = target(mean + math.sqrt(var) * noise)
         if not self.adjusted:
             return proposed, torch.ones(len(mean), dtype=torch.bool, device=mean.device)
-        reverse_mean, _ = self.proposal(proposed, gaussian_var)
+        reverse_mean, _ = self.proposal(proposed, target)
         log_forward = -(proposed.y - mean).square().flatten(1).sum(1) / (2 * var)
         log_reverse = -(state.y - reverse_mean).square().flatten(1).sum(1) / (2 * var)
         log_ratio = state.energy - proposed.energy + log_reverse - log_forward
@@ -76,8 +91,8 @@ class Kernel:
 class ULA(Kernel):
     """Unadjusted Langevin: ``y <- y - (eta / 2) grad E(y) + sqrt(eta) xi``."""
 
-    def proposal(self, state: ChainState, gaussian_var: float | None) -> tuple[torch.Tensor, float]:  # noqa: D102
-        return state.y - 0.5 * self.step_size * state.grad, self.step_size
+    def proposal(self, state: ChainState, target: Target) -> tuple[torch.Tensor, float]:  # noqa: D102
+        return state.y + self.tame(-0.5 * self.step_size * state.grad, self.step_size), self.step_size
 
 
 class MALA(ULA):
@@ -89,13 +104,16 @@ class MALA(ULA):
 class GaussianSplitULA(Kernel):
     """Langevin with the Gaussian part ``N(m, v I)`` of the energy integrated exactly (see the module docstring)."""
 
-    needs_gaussian_var = True
+    needs_gaussian_part = True
 
-    def proposal(self, state: ChainState, gaussian_var: float | None) -> tuple[torch.Tensor, float]:  # noqa: D102
-        if gaussian_var is None:
+    def proposal(self, state: ChainState, target: Target) -> tuple[torch.Tensor, float]:  # noqa: D102
+        if target.gaussian is None:
             raise ValueError(f"{type(self).__name__} needs an energy with a Gaussian part (a quadratic cost)")
-        decay = math.exp(-self.step_size / (2 * gaussian_var))
-        return state.y - gaussian_var * (1 - decay) * state.grad, gaussian_var * (1 - decay**2)
+        m, v = target.gaussian
+        decay = math.exp(-self.step_size / (2 * v))
+        var = v * (1 - decay**2)
+        grad_rest = state.grad - (state.y - m) / v
+        return m + decay * (state.y - m) + self.tame(-v * (1 - decay) * grad_rest, var), var
 
 
 class GaussianSplitMALA(GaussianSplitULA):

@@ -49,13 +49,11 @@ class EgNOTConfig:
         covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
         cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
-        steps, batch_size, lr: training iterations (None: 5000 for the mixture, 2000 otherwise), batch size, Adam
+        steps, batch_size, lr: training iterations (None: 5000 for the mixture, 10000 otherwise), batch size, Adam
             learning rate, cosine-decayed to 0 (None: 1e-3 for the MLP, which normalises its inputs by the target's
-            mean and scale, 1e-2 for the mixture). More iterations sharpen the end of the decay, where the
-            potential's gradient noise fades: D = 16 Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP
-            0.24 / 0.14 / 0.13 % after 2000 iterations and 0.11 / 0.070 / 0.083 % after 10000; but on the mixture
-            benchmark (D = 2, eps = 1) 10000 iterations ended at 219x the Monte-Carlo floor against 4.6x after 2000
-            (not yet understood), so the default stays at 2000.
+            mean and scale, 1e-2 for the mixture). The accuracy comes at the end of the decay, where the potential's
+            gradient noise fades: D = 16 Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP 0.24 / 0.14 / 0.13 %
+            after 2000 iterations and 0.11 / 0.070 / 0.083 % after 10000 (the paper: 0.2 / 0.1 / 0.09).
         alpha: weight of ``mean((f / eps)^2)`` over both batches, keeping the energy bounded (0 disables it).
             Without it, training on thin targets (the Swiss roll at eps = 0.1) diverges: chains stall where ``f``
             steepens and ``f`` runs off. At 1e-4, D = 8 Gaussians at eps = 0.1 scored plan BW2-UVP 0.069 % with it
@@ -113,7 +111,7 @@ class EgNOTConfig:
         if quadratic:
             self.cost = "quadratic"
         check_choice("sampler", self.sampler, ["auto", *KERNELS])
-        if not quadratic and KERNELS.get(self.sampler, KERNELS["mala"]).needs_gaussian_var:
+        if not quadratic and KERNELS.get(self.sampler, KERNELS["mala"]).needs_gaussian_part:
             raise ValueError(f"sampler={self.sampler!r} integrates the Gaussian factor of the quadratic cost; "
                              "with another cost use 'mala' (the default) or 'ula'")
         if not quadratic and self.potential == "gmm":
@@ -124,7 +122,7 @@ class EgNOTConfig:
         if self.anneal > 1:
             raise ValueError(f"anneal must be in (0, 1], got {self.anneal!r}")
         if self.steps is None:
-            self.steps = 5000 if self.potential == "gmm" else 2000
+            self.steps = 5000 if self.potential == "gmm" else 10_000
         for name in ("steps", "batch_size", "buffer_size", "n_components"):
             check_int(name, getattr(self, name))
         for name in ("langevin_steps", "sample_steps", "step_backoff"):
@@ -217,8 +215,8 @@ class EgNOT(Solver):
         """
         eps = self.config.eps * temperature
         cost, potential = self.cost, self.potential
-        gaussian_var = cost.gaussian_reference(x, eps)[1] if is_quadratic(cost) else None
-        return Target(lambda y: (cost(x, y) - potential(y)) / eps, gaussian_var=gaussian_var)
+        gaussian = cost.gaussian_reference(x, eps) if is_quadratic(cost) else None
+        return Target(lambda y: (cost(x, y) - potential(y)) / eps, gaussian=gaussian)
 
     @property
     def start(self) -> str:
