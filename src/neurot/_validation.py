@@ -30,6 +30,12 @@ def check_int(name: str, value: Any, *, minimum: int = 1, allow_none: bool = Fal
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
 
 
+def check_bool(name: str, value: Any) -> None:
+    """Raise TypeError unless ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, got {type(value).__name__}")
+
+
 def check_probability(name: str, value: Any) -> None:
     """Raise unless ``value`` is a number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

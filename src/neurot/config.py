@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from neurot._validation import check_int, check_keys
+from neurot._validation import check_bool, check_int, check_keys
 
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "data": {"source": "gaussian", "target": "swiss_roll", "n_samples": 20_000, "seed": 0},
@@ -95,11 +95,6 @@ def _check_str(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
 
 
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be true or false, got {type(value).__name__}")
-
-
 VALUE_CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("data", "source"): _check_str,
     ("data", "target"): _check_str,
@@ -110,5 +105,5 @@ VALUE_CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("fit", "device"): _check_str,
     ("fit", "log_every"): check_int,
     ("fit", "checkpoint_every"): check_int,
-    ("fit", "tensorboard"): _check_bool,
+    ("fit", "tensorboard"): check_bool,
 }

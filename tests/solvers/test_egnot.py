@@ -44,6 +44,19 @@ def test_plan_bw2_uvp_2d(fitted_2d):
     assert bw2_uvp(np.concatenate([x, y], 1), problem.plan_mean, problem.plan_cov) < 1.0
 
 
+def test_sampling_chains_that_stop_on_an_energy_plateau_keep_the_accuracy(fitted_2d):
+    """``sample_stop``: the same cBW2-UVP bar as the fixed chains of the test above."""
+    problem, solver = fitted_2d
+    x = problem.sample_source(20, np.random.default_rng(1))
+    solver.config.sample_stop = True
+    try:
+        samples = solver.sample(x, n_per_x=2000, seed=0).numpy()
+    finally:
+        solver.config.sample_stop = False
+    means = problem.conditional_mean(x)
+    assert cbw2_uvp(samples, means, problem.conditional_cov, np.trace(problem.target_cov)) < 1.0
+
+
 def test_history_records_loss_and_diagnostics(fitted_2d):
     _, solver = fitted_2d
     assert len(solver.history) == 400

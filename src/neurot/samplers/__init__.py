@@ -1,7 +1,14 @@
 """MCMC for energy-based conditionals: kernels with one ``step``, one chain driver, and a replay buffer."""
 
 from neurot.samplers.buffer import ReplayBuffer
-from neurot.samplers.chain import ChainDivergedError, ChainResult, StepSizeAdapter, Target, run_chain
+from neurot.samplers.chain import (
+    ChainDivergedError,
+    ChainResult,
+    EnergyPlateau,
+    StepSizeAdapter,
+    Target,
+    run_chain,
+)
 from neurot.samplers.kernels import KERNELS, MALA, ULA, ChainState, GaussianSplitMALA, GaussianSplitULA, Kernel
 
 __all__ = [
@@ -11,6 +18,7 @@ __all__ = [
     "ChainDivergedError",
     "ChainResult",
     "ChainState",
+    "EnergyPlateau",
     "GaussianSplitMALA",
     "GaussianSplitULA",
     "Kernel",

@@ -54,6 +54,28 @@ class ChainResult:
         return {"acceptance": self.acceptance, "grad_norm": self.grad_norm, "energy": self.energy, **self.extra}
 
 
+@dataclass(frozen=True)
+class EnergyPlateau:
+    """A stopping rule: the chains' mean energy has stopped drifting.
+
+    Every ``block`` steps each chain's mean energy over the block is compared with its mean over the block before;
+    after at least ``min_steps`` the run stops once the mean of these differences over the ``n`` chains is within
+    ``z`` standard errors of zero, i.e. the remaining drift toward the target is below the Monte-Carlo noise of the
+    ``n`` chains. It detects relaxation within a mode, not mixing between modes: chains that all stay in the
+    modes they started in look stationary too.
+    """
+
+    block: int = 25
+    min_steps: int = 50
+    z: float = 2.0
+
+    def reached(self, previous: torch.Tensor, current: torch.Tensor) -> bool:
+        """Whether block means ``current [n]`` no longer differ from ``previous [n]`` (see the class docstring)."""
+        change = current - previous
+        standard_error = change.std() / math.sqrt(len(change)) if len(change) > 1 else torch.tensor(math.inf)
+        return bool(change.mean().abs() <= self.z * standard_error)
+
+
 def run_chain(
     kernel: Kernel,
     target: Target,
@@ -61,31 +83,43 @@ def run_chain(
     n_steps: int,
     generator: torch.Generator | None = None,
     adapter: StepSizeAdapter | None = None,
+    stop: EnergyPlateau | None = None,
 ) -> ChainResult:
     """Run ``n_steps`` of ``kernel`` on ``target`` from ``y0`` ``[n, D]``; raise :class:`ChainDivergedError` on NaN.
 
     With an ``adapter`` the step size is adapted after every step (during training only: adaptation makes the
-    chain inexact, which training tolerates and a final draw should not).
+    chain inexact, which training tolerates and a final draw should not). With a ``stop`` rule, ``n_steps`` is the
+    most the chains run; ``ChainResult.steps`` says how many they ran.
     """
     if kernel.needs_gaussian_part and target.gaussian is None:
         raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian)")
     with torch.profiler.record_function(PROFILE_LABEL):
-        return _run(kernel, target, y0, n_steps, generator, adapter)
+        return _run(kernel, target, y0, n_steps, generator, adapter, stop)
 
 
 def _run(
     kernel: Kernel, target: Target, y0: torch.Tensor, n_steps: int, generator: torch.Generator | None,
-    adapter: StepSizeAdapter | None,
+    adapter: StepSizeAdapter | None, stop: EnergyPlateau | None,
 ) -> ChainResult:
     """The body of :func:`run_chain` (inputs checked)."""
     state = target(y0)
     accepted = torch.zeros((), device=y0.device)
-    for _ in range(n_steps):
+    block_sum, previous_block = torch.zeros_like(state.energy), None
+    steps_run = 0
+    for steps_run in range(1, n_steps + 1):
         state, accepted_now = kernel.step(state, target, generator)
         rate = accepted_now.float().mean()
         accepted = accepted + rate
         if adapter is not None:
             adapter.update(kernel, float(rate))
+        if stop is None:
+            continue
+        block_sum += state.energy
+        if steps_run % stop.block == 0:
+            block = block_sum / stop.block
+            if previous_block is not None and steps_run >= stop.min_steps and stop.reached(previous_block, block):
+                break
+            previous_block, block_sum = block, torch.zeros_like(block_sum)
     grad_norm = float(state.grad.flatten(1).norm(dim=1).mean())
     energy = float(state.energy.mean())
     if not (math.isfinite(grad_norm) and math.isfinite(energy)) or not torch.isfinite(state.y).all():
@@ -93,8 +127,8 @@ def _run(
             f"Langevin chain diverged (NaN/Inf) with {type(kernel).__name__} at step size {kernel.step_size:.3g}; "
             "lower the step size or the learning rate"
         )
-    acceptance = float(accepted) / n_steps if n_steps else 1.0
-    return ChainResult(state, acceptance, grad_norm, energy, n_steps)
+    acceptance = float(accepted) / steps_run if steps_run else 1.0
+    return ChainResult(state, acceptance, grad_norm, energy, steps_run)
 
 
 class StepSizeAdapter:

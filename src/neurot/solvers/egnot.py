@@ -22,12 +22,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import PointShape, check_choice, check_int, check_positive, check_probability, shape_tuple
+from neurot._validation import (
+    PointShape,
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive,
+    check_probability,
+    shape_tuple,
+)
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
-from neurot.samplers import KERNELS, ChainDivergedError, ReplayBuffer, StepSizeAdapter, Target, run_chain
+from neurot.samplers import (
+    KERNELS,
+    ChainDivergedError,
+    EnergyPlateau,
+    ReplayBuffer,
+    StepSizeAdapter,
+    Target,
+    run_chain,
+)
 from neurot.solvers.base import Solver
 
 logger = logging.getLogger(__name__)
@@ -61,6 +77,10 @@ class EgNOTConfig:
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`, or ``"auto"``: ``"split_mala"`` for the
             quadratic cost (its Gaussian factor integrated exactly), ``"mala"`` for any other cost.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
+        sample_stop: stop sampling chains early, once their mean energy no longer drifts
+            (:class:`neurot.samplers.EnergyPlateau`; ``sample_steps`` is then the most they run). Safe when the
+            chains need not cross between modes of ``pi_f(. | x)``, which a fixed number of steps does not ensure
+            either; not used with ``anneal < 1``.
         step_size: initial Langevin step ``eta`` (None: ``eps``, capped by the target's variance for plain ULA);
             adjusted kernels adapt it toward ``target_acceptance`` during training.
         buffer_size, buffer_prob: replay buffer of ``(x, y)`` chain states; each training chain restarts from it
@@ -93,6 +113,7 @@ class EgNOTConfig:
     sampler: str = "auto"
     langevin_steps: int = 10
     sample_steps: int = 300
+    sample_stop: bool = False
     step_size: float | None = None
     target_acceptance: float = 0.65
     buffer_size: int = 10_000
@@ -130,6 +151,7 @@ class EgNOTConfig:
         check_positive("lr", self.lr, allow_none=True)
         check_positive("step_size", self.step_size, allow_none=True)
         check_probability("buffer_prob", self.buffer_prob)
+        check_bool("sample_stop", self.sample_stop)
         check_probability("target_acceptance", self.target_acceptance)
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
@@ -348,11 +370,12 @@ class EgNOT(Solver):
         """
         anneal = self.config.anneal
         stages = 1 if anneal == 1 else min(ANNEAL_STAGES, max(n_steps, 1))
+        stop = EnergyPlateau() if self.config.sample_stop and stages == 1 else None
         y = y0
         for stage, stage_steps in enumerate(torch.arange(n_steps).tensor_split(stages)):
             temperature = anneal ** (stage / max(stages - 1, 1))
             kernel = type(self.kernel)(self.kernel.step_size * temperature)
-            y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator).state.y
+            y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator, stop=stop).state.y
         return y
 
     def _extra_state(self) -> dict[str, Any]:
