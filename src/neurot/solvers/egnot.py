@@ -369,7 +369,8 @@ class EgNOT(Solver):
         """``n_steps`` of the kernel from ``y0`` on ``pi_f(. | x)``, tempered in stages from 1 to ``anneal``.
 
         At temperature ``T`` the kernel runs on ``exp(-E_x / T)`` with step ``T eta``: the same drift
-        ``-(eta / 2) grad E_x``, noise ``sqrt(T eta)``.
+        ``-(eta / 2) grad E_x`` (where the kernel's taming, a cap proportional to the noise, does not bind), noise
+        ``sqrt(T eta)``.
         """
         anneal = self.config.anneal
         stages = 1 if anneal == 1 else min(ANNEAL_STAGES, max(n_steps, 1))

@@ -106,8 +106,7 @@ class OTFlowConfig:
         check_choice("method", self.method, ODE_METHODS)
         check_choice("coupling", self.coupling, ["ot", "independent"])
         check_choice("activation", self.activation, ["silu", "softplus", "relu", "leaky_relu"])
-        for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse",
-                     "classifier_steps",
+        for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse", "classifier_steps",
                      "ratio_intervals"):
             check_int(name, getattr(self, name))
         for name in ("warmup_steps", "refine_steps", "ratio_steps"):
@@ -246,6 +245,7 @@ class OTFlow(Solver):
         x0 = self.source_data.sample(size, self.generator, self.device)
         x1 = self.target_data.sample(size, self.generator, self.device)
         return x0, x1[torch.as_tensor(ot_assignment(x0, x1), device=self.device)]
+
     def _phase_bounds(self, total: int) -> tuple[int, int]:
         """Last step of the warm start and of the refinement when training for ``total`` steps."""
         config = self.config
