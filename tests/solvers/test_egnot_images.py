@@ -60,6 +60,29 @@ def test_annealing_shrinks_the_chain_noise():
     assert float(annealed.var()) < 0.05
 
 
+def test_annealed_sampling_keeps_the_solvers_kernel_settings():
+    """A kernel setting made on ``solver.kernel`` reaches every temperature stage: with no gradient move allowed,
+    ULA chains on ``f(y) = 5 y_0`` (conditional N(x + 5 e_0, I)) stay at their start instead of drifting 5."""
+    x = torch.zeros(400, 2)
+
+    class Linear(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, y):
+            return 5 * y[:, 0] + 0 * self.unused
+
+    solver = neurot.EgNOT(eps=1.0, potential=Linear(), sampler="ula", batch_size=8, langevin_steps=1, lr=1e-12)
+    solver.fit(x, x, steps=1)
+    solver.config.anneal = 0.5
+    drifted = solver.sample(x, steps=100, seed=0)
+    solver.kernel.max_move = 0.0
+    still = solver.sample(x, steps=100, seed=0)
+    assert float(drifted[:, 0].mean()) == pytest.approx(5.0, abs=0.5)
+    assert abs(float(still[:, 0].mean())) < 0.5
+
+
 def test_images_to_latent_codes_through_a_generator():
     generator = torch.nn.Sequential(torch.nn.Linear(4, 3 * 8 * 8), torch.nn.Tanh(), torch.nn.Unflatten(1, (3, 8, 8)))
     solver = neurot.EgNOT(eps=1.0, cost=latent(generator), hidden=(16,), batch_size=16, langevin_steps=2)

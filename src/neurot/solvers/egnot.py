@@ -14,6 +14,7 @@ have different shapes: images ``x [N, C, H, W]`` and latent codes ``y [N, d]`` u
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass
@@ -378,7 +379,8 @@ class EgNOT(Solver):
         y = y0
         for stage, stage_steps in enumerate(torch.arange(n_steps).tensor_split(stages)):
             temperature = anneal ** (stage / max(stages - 1, 1))
-            kernel = type(self.kernel)(self.kernel.step_size * temperature)
+            kernel = copy.copy(self.kernel)  # keeps per-instance settings such as max_move
+            kernel.step_size = self.kernel.step_size * temperature
             y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator, stop=stop).state.y
         return y
 
