@@ -39,19 +39,23 @@ def test_image_solver_save_load_round_trip(image_solver, tmp_path):
     assert torch.equal(image_solver.sample(x, steps=5, seed=1), loaded.sample(x, steps=5, seed=1))
 
 
+class FixedPotential(torch.nn.Module):
+    """``f(y) = fn(y)`` with nothing to learn (one unused parameter gives the optimiser something to hold)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.unused = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, y):
+        return self.fn(y) + 0 * self.unused
+
+
 def test_annealing_shrinks_the_chain_noise():
     """With f = 0 the conditional is N(x, eps I); annealed to T the chains end near N(x, T eps I)."""
     x = torch.zeros(400, 2)
-
-    class Zero(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.unused = torch.nn.Parameter(torch.zeros(()))
-
-        def forward(self, y):
-            return 0 * y.sum(1) + 0 * self.unused
-
-    solver = neurot.EgNOT(eps=1.0, potential=Zero(), sampler="mala", batch_size=8, langevin_steps=1)
+    solver = neurot.EgNOT(eps=1.0, potential=FixedPotential(lambda y: 0 * y.sum(1)), sampler="mala", batch_size=8,
+                          langevin_steps=1)
     solver.fit(x, x, steps=1)
     plain = solver.sample(x, steps=200, seed=0)
     solver.config.anneal = 0.01
@@ -64,16 +68,8 @@ def test_annealed_sampling_keeps_the_solvers_kernel_settings():
     """A kernel setting made on ``solver.kernel`` reaches every temperature stage: with no gradient move allowed,
     ULA chains on ``f(y) = 5 y_0`` (conditional N(x + 5 e_0, I)) stay at their start instead of drifting 5."""
     x = torch.zeros(400, 2)
-
-    class Linear(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.unused = torch.nn.Parameter(torch.zeros(()))
-
-        def forward(self, y):
-            return 5 * y[:, 0] + 0 * self.unused
-
-    solver = neurot.EgNOT(eps=1.0, potential=Linear(), sampler="ula", batch_size=8, langevin_steps=1, lr=1e-12)
+    solver = neurot.EgNOT(eps=1.0, potential=FixedPotential(lambda y: 5 * y[:, 0]), sampler="ula", batch_size=8,
+                          langevin_steps=1)
     solver.fit(x, x, steps=1)
     solver.config.anneal = 0.5
     drifted = solver.sample(x, steps=100, seed=0)
