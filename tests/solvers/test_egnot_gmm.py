@@ -28,7 +28,7 @@ def test_gmm_potential_reaches_the_monte_carlo_floor_2d(eps):
 def test_gmm_potential_recovers_a_gaussian_plan_in_8d():
     """Closed-form Gaussian EOT at D = 8, eps = 1: plan BW2-UVP well under 0.25 % (paper EgNOT at D = 16: 0.1 %).
 
-    Guards the components' broad start: from std 0.1 x the data scale the same fit ends at 1.8 %.
+    Guards the components' start (their cells' spread): from std 0.1 x the data scale the same fit ends at 1.8 %.
     """
     problem = gaussian_benchmark_pair(8, eps=1.0, seed=0)
     rng = np.random.default_rng(0)

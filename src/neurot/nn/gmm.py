@@ -26,11 +26,8 @@ from neurot._validation import check_choice
 #: Covariance structures of the mixture components.
 COVARIANCES = ("diag", "full")
 
-#: Initial component std, in units of the data's scale. Broad components start ``f`` smooth and shrink where the
-#: data ask; narrow ones (0.1) stall in high dimension. Measured at D = 16 (BENCHMARKS.md): Gaussian benchmark,
-#: eps = 1, plan BW2-UVP 1.84 % from 0.1 and 0.087 % from 0.5; mixture benchmark, eps = 0.1, 200k samples per side,
-#: 3.7x and 1.45x the Monte-Carlo floor.
-INITIAL_STD = 0.5
+#: Smallest initial component std, in units of the data's scale (see :meth:`GaussianMixturePotential.initialize`).
+MIN_INITIAL_STD = 0.1
 
 
 def _diag_gaussian_log_density(x: torch.Tensor, means: torch.Tensor, variances: torch.Tensor) -> torch.Tensor:
@@ -68,6 +65,17 @@ def spread_out_subset(points: torch.Tensor, k: int, generator: torch.Generator |
     return torch.cat(chosen)
 
 
+def cell_variances(points: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Per-dimension variance of each centre's Voronoi cell: ``[n, D], [K, D] -> [K]``.
+
+    ``mean |y - m_k|^2 / D`` over the rows ``y`` of ``points`` nearest ``m_k``; 0 for a cell that holds no point.
+    """
+    squared, nearest = torch.cdist(points, centres).square().min(1)
+    total = torch.zeros(len(centres), dtype=points.dtype, device=points.device).index_add_(0, nearest, squared)
+    count = torch.bincount(nearest, minlength=len(centres))
+    return total / count.clamp(min=1) / points.shape[1]
+
+
 class GaussianMixturePotential(nn.Module):
     """``f(y) = eps log sum_k w_k N(y; m_k, S_k)`` with learned ``log w [K]``, ``m [K, D]`` and covariances.
 
@@ -78,7 +86,8 @@ class GaussianMixturePotential(nn.Module):
       diag(exp(diag(raw_k)))``; the upper triangle of ``raw`` is unused.
 
     ``eps`` is fixed at construction (it is part of the parametrisation). :meth:`initialize` places the means on
-    spread-out target samples, sets ``S_k = (INITIAL_STD scale)^2 I`` and balances the weights.
+    spread-out target samples, gives each component the spread of the target points nearest it and balances the
+    weights.
     """
 
     def __init__(self, dim: int, n_components: int, eps: float, covariance: str = "diag") -> None:
@@ -100,15 +109,20 @@ class GaussianMixturePotential(nn.Module):
     ) -> None:
         """Start from samples of ``P`` and ``Q`` (``[n, D]`` each, ``n >= K``).
 
-        Means at ``K`` target points chosen by :func:`spread_out_subset`; covariances ``(INITIAL_STD scale)^2 I``;
-        weights by :meth:`balance_weights`.
+        Means at ``K`` target points chosen by :func:`spread_out_subset`; covariances ``s_k I`` with ``s_k`` the
+        variance of the component's cell (:func:`cell_variances`, as scikit-learn's ``GaussianMixture`` starts from
+        k-means cells), at least ``(MIN_INITIAL_STD scale)^2``; weights by :meth:`balance_weights`. A single
+        narrow start (std 0.1 scale for every component) stalls in high dimension: on the D = 16 Gaussian benchmark
+        at eps = 1 it ends at 1.84 % plan BW2-UVP, from the cells at 0.069 %. A single broad one (0.5 scale)
+        does as well there but never reaches a far-away small cluster at small eps (BENCHMARKS.md).
         """
         self.means.copy_(spread_out_subset(target_points, len(self.means), generator))
+        variances = cell_variances(target_points, self.means).clamp(min=(MIN_INITIAL_STD * scale) ** 2)     # [K]
+        log_std = 0.5 * variances.log()[:, None].expand_as(self.means)                                     # [K, D]
         if self.covariance == "diag":
-            self.log_variances.fill_(2 * math.log(INITIAL_STD * scale))
+            self.log_variances.copy_(2 * log_std)
         else:
-            eye = torch.eye(self.means.shape[1], dtype=self.means.dtype, device=self.means.device)
-            self.raw_scale_tril.copy_(math.log(INITIAL_STD * scale) * eye.expand_as(self.raw_scale_tril))
+            self.raw_scale_tril.copy_(torch.diag_embed(log_std))
         self.balance_weights(source_points, target_points)
 
     @torch.no_grad()
