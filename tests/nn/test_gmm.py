@@ -8,7 +8,7 @@ import torch
 
 from neurot.benchmarks.mixture import GaussianMixture, MixtureEOT, mixture_benchmark_pair
 from neurot.nn import GaussianMixturePotential
-from neurot.nn.gmm import spread_out_subset
+from neurot.nn.gmm import cell_variances, spread_out_subset
 
 COVARIANCES = ["diag", "full"]
 
@@ -113,6 +113,14 @@ def test_spread_out_subset_gives_a_small_far_cluster_a_component():
     assert all((row == points).all(1).any() for row in chosen)
     with pytest.raises(ValueError, match="cannot choose"):
         spread_out_subset(points[:3], 10)
+
+
+def test_cell_variances_are_the_mean_squared_distance_per_dimension_in_each_cell():
+    """Cell of (0, 0): points at distance 1 and 3 (mean square 5, over D = 2: 2.5); of (10, 0): one point at
+    distance 2 (2.0); of (0, 10): none (0)."""
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    points = torch.tensor([[1.0, 0.0], [0.0, -3.0], [10.0, 2.0]])
+    torch.testing.assert_close(cell_variances(points, centres), torch.tensor([2.5, 2.0, 0.0]))
 
 
 def test_balance_weights_recovers_the_true_weights_of_the_benchmark_potential():
