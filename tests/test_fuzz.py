@@ -100,11 +100,12 @@ def fitted():
 
 
 def methods(solver):
-    calls = [("sample", {}), ("sample", {"n_per_x": 2})]
+    calls = [("sample", {}), ("sample", {"n_per_x": 2}), ("sample_path", {"times": [0.0, 0.5]}),
+             ("interpolate", {"t": 0.5})]
     if isinstance(solver, neurot.EgNOT):
         calls.append(("sample", {"steps": 1}))
     if isinstance(solver, neurot.SFEUOT):
-        calls += [("sample_path", {"n_steps": 2}), ("target_weight", {})]
+        calls.append(("target_weight", {}))
     if isinstance(solver, neurot.OTFlow):
         calls += [("transport", {}), ("inverse", {}), ("trajectory", {"n_steps": 2}), ("log_density_ratio", {})]
     return calls
@@ -140,13 +141,14 @@ def test_inference_rejects_bad_keywords_clearly(fitted, kind, keyword, value):
 
 @FUZZ
 @given(kind=st.sampled_from(sorted(TINY)), method=st.sampled_from(["flow", "potential_value", "sample_path",
-                                                                   "trajectory"]), a=junk, b=junk)
+                                                                   "interpolate", "trajectory"]), a=junk, b=junk)
 def test_other_inference_arguments(fitted, kind, method, a, b):
     solver = fitted[kind]
     if not hasattr(solver, method):
         return
     calls = {"flow": lambda: solver.flow(GOOD[:3], a, b), "potential_value": lambda: solver.potential_value(a, GOOD),
              "sample_path": lambda: solver.sample_path(GOOD[:3], small(a), seed=b),
+             "interpolate": lambda: solver.interpolate(GOOD[:3], a, seed=b),
              "trajectory": lambda: solver.trajectory(GOOD[:3], small(a))}
     try:
         calls[method]()

@@ -13,6 +13,7 @@ from neurot.benchmarks.gaussian import (
     GaussianEOT,
     brenier_map,
     brenier_map_matrix,
+    displacement_interpolation,
     gaussian_benchmark_pair,
     random_gaussian,
 )
@@ -125,6 +126,21 @@ def test_brenier_map_pushes_source_to_target_exactly(dim: int) -> None:
     x = rng.normal(size=(5, dim))
     np.testing.assert_allclose(brenier_map(x, a, a_cov, b, b_cov), b + (x - a) @ matrix, rtol=0, atol=1e-12)
     np.testing.assert_allclose(brenier_map(a[None], a, a_cov, b, b_cov), b[None], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3, 1.0])
+def test_displacement_interpolation_is_the_law_of_the_interpolated_map(t: float) -> None:
+    # X_t = (1 - t) x + t T(x) is an affine image of N(a, A): its mean and covariance are exact, up to round-off.
+    rng = np.random.default_rng(9)
+    a, a_cov = random_gaussian(3, rng)
+    b, b_cov = random_gaussian(3, rng)
+    mean, cov = displacement_interpolation(t, a, a_cov, b, b_cov)
+    blend = (1 - t) * np.eye(3) + t * brenier_map_matrix(a_cov, b_cov)
+    np.testing.assert_allclose(mean, (1 - t) * a + t * b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cov, blend @ a_cov @ blend.T, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cov, {0.0: a_cov, 1.0: b_cov}.get(t, cov), rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="t must be in"):
+        displacement_interpolation(1.5, a, a_cov, b, b_cov)
 
 
 # ---------------------------------------------------------------- agreement with POT's discrete Sinkhorn

@@ -9,7 +9,7 @@ import scipy.stats
 import torch
 
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair, random_gaussian
-from neurot.benchmarks.metrics import bw2_squared, bw2_uvp, cbw2_uvp, energy_distance
+from neurot.benchmarks.metrics import bw2_squared, bw2_uvp, cbw2_uvp, energy_distance, half_energy_distance
 
 
 def random_spd(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -204,6 +204,25 @@ def test_energy_distance_matches_brute_force_for_any_chunk_size() -> None:
         assert energy_distance(x, y, chunk_size=chunk_size) == pytest.approx(expected, rel=1e-12)
     assert energy_distance(torch.tensor(x), torch.tensor(y)) == pytest.approx(expected, rel=1e-12)
     assert energy_distance(y, x) == pytest.approx(expected, rel=1e-12)
+
+
+def test_unbiased_energy_distance_leaves_the_diagonal_out() -> None:
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(size=(31, 3)), rng.normal(size=(19, 3)) + 0.1
+
+    def u_mean(a: np.ndarray) -> float:
+        distances = np.linalg.norm(a[:, None] - a[None], axis=-1)
+        return float(distances.sum() / (len(a) * (len(a) - 1)))
+
+    cross = float(np.linalg.norm(x[:, None] - y[None], axis=-1).mean())
+    expected = 2 * cross - u_mean(x) - u_mean(y)
+    assert energy_distance(x, y, unbiased=True) == pytest.approx(expected, rel=1e-12)
+    assert half_energy_distance(x, y) == pytest.approx(expected / 2, rel=1e-12)
+    # Unbiased: two samples of one distribution average to 0, so values of either sign occur.
+    values = [half_energy_distance(rng.normal(size=(40, 2)), rng.normal(size=(40, 2))) for _ in range(200)]
+    assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values)) and min(values) < 0
+    with pytest.raises(ValueError, match="at least 2 points"):
+        energy_distance(x[:1], y, unbiased=True)
 
 
 # ---------------------------------------------------------------- validation

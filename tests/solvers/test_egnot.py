@@ -21,6 +21,24 @@ def fitted_2d():
     return problem, fit_pair(problem, steps=400, hidden=(128, 128))
 
 
+def test_paths_match_the_closed_form_bridge(fitted_2d):
+    """X_t of the Schrodinger bridge at t = 0.3, 0.5, 0.8: BW2-UVP against the closed form <= 1 %."""
+    problem, solver = fitted_2d
+    x = problem.sample_source(20_000, np.random.default_rng(6))
+    path = solver.sample_path(x, [0.3, 0.5, 0.8], seed=7).double().numpy()
+    for points, t in zip(path, [0.3, 0.5, 0.8], strict=True):
+        assert bw2_uvp(points, *problem.bridge_marginal(t)) < 1.0, t
+
+
+def test_evaluate_sees_a_plan_that_misses_its_target(fitted_2d):
+    problem, solver = fitted_2d
+    rng = np.random.default_rng(8)
+    x, y = problem.sample_source(1000, rng), problem.sample_target(1000, rng)
+    good = solver.evaluate(x, y, seed=0, steps=100)
+    assert abs(good["floor"]) < 0.02 and good["energy"] < 0.02
+    assert solver.evaluate(x, y + 1.0, seed=0, steps=100)["energy"] > 0.2
+
+
 def test_recovers_closed_form_conditionals_2d(fitted_2d):
     """Tolerances (entries of order 1): RMS error of conditional means over the test inputs < 0.1, average
     conditional covariance within 0.1, cBW2-UVP < 1 %. The worst single mean may be worse: tail inputs see

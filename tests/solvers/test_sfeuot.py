@@ -9,9 +9,10 @@ import torch
 import neurot
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
+from neurot.bridges import brownian_bridge
 from neurot.divergences import CONJUGATES
 from neurot.solvers import SOLVERS
-from neurot.solvers.sfeuot import brownian_bridge, hjb_residual
+from neurot.solvers.sfeuot import hjb_residual
 
 SMALL = {"hidden": (64, 64), "generator_hidden": (64, 64)}
 
@@ -58,13 +59,24 @@ def test_sample_is_one_network_evaluation_with_contract_shapes(balanced_2d):
     assert torch.all(solver.target_weight(x) == 1)
 
 
-def test_sample_path_is_a_bridge_ending_at_the_one_step_sample(balanced_2d):
+def test_sample_path_is_a_bridge_from_x_and_reproducible(balanced_2d):
     _, solver = balanced_2d
     x = torch.randn(9, 2)
-    path = solver.sample_path(x, n_steps=20, seed=3)
+    path = solver.sample_path(x, torch.linspace(0, 1, 21), seed=3)
     assert path.shape == (21, 9, 2)
     torch.testing.assert_close(path[0], x)
-    torch.testing.assert_close(path[-1], solver.sample(x, seed=3))
+    torch.testing.assert_close(path, solver.sample_path(x, torch.linspace(0, 1, 21), seed=3))
+    torch.testing.assert_close(solver.interpolate(x, 0.4, seed=3), solver.interpolate(x, 0.4, seed=3))
+
+
+def test_paths_match_the_closed_form_bridge(balanced_2d):
+    """X_t of the Schrodinger bridge at t = 0.3, 0.5, 0.8: BW2-UVP against the closed form <= 1 %."""
+    problem, solver = balanced_2d
+    x = problem.sample_source(20_000, np.random.default_rng(6))
+    path = solver.sample_path(x, [0.3, 0.5, 0.8], seed=7).double().numpy()
+    for points, t in zip(path, [0.3, 0.5, 0.8], strict=True):
+        assert bw2_uvp(points, *problem.bridge_marginal(t)) < 1.0, t
+    assert bw2_uvp(solver.interpolate(x, 0.5, seed=8).double().numpy(), *problem.bridge_marginal(0.5)) < 1.0
 
 
 def test_history_records_losses(balanced_2d):
@@ -94,7 +106,7 @@ def test_same_seed_same_result():
 def test_brownian_bridge_marginals():
     eps, n = 0.5, 20_000
     x, y = torch.zeros(n, 1), torch.ones(n, 1)
-    times = torch.linspace(0, 1, 11)
+    times = torch.linspace(0.1, 0.9, 9)
     paths = brownian_bridge(x, y, times, eps, torch.Generator().manual_seed(0))
     t = times[:, None]
     torch.testing.assert_close(paths.mean(1), t.expand(-1, 1), atol=0.02, rtol=0)
@@ -159,8 +171,10 @@ def test_bad_inputs_are_named(balanced_2d):
         solver.sample(torch.full((3, 2), float("nan")))
     with pytest.raises(ValueError, match="n_per_x"):
         solver.sample(torch.zeros(3, 2), n_per_x=0)
-    with pytest.raises(ValueError, match="n_steps"):
-        solver.sample_path(torch.zeros(3, 2), n_steps=0)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        solver.sample_path(torch.zeros(3, 2), [0.5, 0.2])
+    with pytest.raises(ValueError, match="t must be in"):
+        solver.interpolate(torch.zeros(3, 2), 1.5)
     with pytest.raises(ValueError, match="t must be"):
         solver.potential_value(1.5, torch.zeros(3, 2))
     with pytest.raises(ValueError, match="target"):

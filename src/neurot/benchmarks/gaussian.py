@@ -270,6 +270,23 @@ def brenier_map(x: Any, source_mean: Any, source_cov: Any, target_mean: Any, tar
     return b + (points - a) @ matrix
 
 
+def displacement_interpolation(t: float, source_mean: Any, source_cov: Any, target_mean: Any,
+                               target_cov: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[D]`` and covariance ``[D, D]`` of McCann's interpolation at ``t`` in ``[0, 1]`` (the ``eps = 0`` path).
+
+    ``X_t = (1 - t) X_0 + t T(X_0)`` with ``T`` the Brenier map (:func:`brenier_map_matrix`): Gaussian with mean
+    ``(1 - t) a + t b`` and covariance ``M_t A M_t``, ``M_t = (1 - t) I + t T``: the marginal at ``t`` of the
+    dynamic (Benamou-Brenier) OT path, which OT flow learns.
+    """
+    check_probability("t", t)
+    matrix = brenier_map_matrix(source_cov, target_cov)
+    dim = matrix.shape[0]
+    a = _check_mean("source_mean", source_mean, dim, "source_cov")
+    b = _check_mean("target_mean", target_mean, dim, "source_cov")
+    blend = (1 - t) * np.eye(dim) + t * matrix
+    return (1 - t) * a + t * b, _symmetrise(blend @ _check_spd("source_cov", source_cov) @ blend)
+
+
 def _random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
     """Draw a Haar-distributed rotation in ``SO(dim)``, ``[D, D]``: QR of a Gaussian matrix, signs fixed."""
     q, r = np.linalg.qr(rng.standard_normal((dim, dim)))

@@ -19,7 +19,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neurot import __version__, distributed
-from neurot._validation import PointShape, as_points, check_device, check_int, check_keys
+from neurot._validation import PointShape, as_points, check_device, check_int, check_keys, check_probability
+from neurot.bridges import brownian_bridge, check_times
 from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
@@ -266,6 +267,62 @@ class Solver:
             name = type(self).__name__
             raise NotFittedError(f"{name} is not fitted: call fit(...) or {name}.load(...)")
 
+    # -- paths of the plan and a held-out check ---------------------------------------------------------------
+    def _bridge_eps(self) -> float:
+        """Variance per unit time of the Brownian bridges between a point and its draw (the entropic ``eps``)."""
+        return self.config.eps
+
+    @torch.no_grad()
+    def sample_path(self, x: Any, times: Any, *, seed: int | None = None, **sampling: Any) -> torch.Tensor:
+        """Paths of the plan from ``x [M, D]`` at ``times`` (``k`` non-decreasing numbers in [0, 1]): ``[k, M, D]``.
+
+        Entropic solvers: one draw ``y ~ pi(. | x)`` per row (``sampling`` options go to :meth:`sample`), then the
+        Brownian bridge from ``x`` to ``y`` (variance ``eps t (1 - t)``; :mod:`neurot.bridges`), one path per row.
+        """
+        points = self._points("x", x)
+        grid = check_times(times, self.device)
+        generator = self._sampling_generator(seed)
+        y = self.sample(points, seed=_child_seed(generator), **sampling)
+        return brownian_bridge(points, y, grid, self._bridge_eps(), generator)
+
+    def interpolate(self, x: Any, t: float, *, seed: int | None = None, **sampling: Any) -> torch.Tensor:
+        """One draw of ``X_t`` given ``X_0 = x`` for each row of ``x [M, D]``: ``[M, D]`` (``t`` in ``[0, 1]``)."""
+        check_probability("t", t)
+        return self.sample_path(x, [t], seed=seed, **sampling)[0]
+
+    def evaluate(self, x: Any, y: Any, *, intermediate: dict[float, Any] | None = None, seed: int | None = None,
+                 **sampling: Any) -> dict[str, float]:
+        """Held-out check of the plan's target marginal: how far the pushforward of ``x`` lands from ``y``.
+
+        ``x [M, D]``: held-out source points; ``y [N, D]``: held-out target points (``N >= 4``). Returns
+        ``energy``, the energy distance between the pushforward (one draw per row of ``x``) and ``y`` in the
+        single-cell convention (:func:`neurot.benchmarks.metrics.half_energy_distance`: about 0 for two samples of
+        one distribution), and ``floor``, the same between two random halves of ``y``: what a perfect plan scores on
+        that many points, up to noise. ``intermediate`` maps times ``t`` in ``(0, 1)`` to observed points
+        ``[N_t, D]`` (a time course); each adds ``energy_t=<t>``, the score of ``X_t`` (:meth:`sample_path`).
+        """
+        from neurot.benchmarks.metrics import half_energy_distance
+
+        intermediate = dict(intermediate or {})
+        targets = {float(t): self._flat_points(f"intermediate[{t}]", v) for t, v in intermediate.items()}
+        held_out = self._flat_points("y", y)
+        if len(held_out) < 4:
+            raise ValueError(f"y must hold at least 4 points for a held-out check, got {len(held_out)}")
+        generator = self._sampling_generator(seed)
+        times = sorted(targets)
+        path = self.sample_path(x, [*times, 1.0], seed=_child_seed(generator), **sampling).flatten(2).cpu()
+        order = torch.randperm(len(held_out), generator=torch.Generator().manual_seed(_child_seed(generator)))
+        half = len(held_out) // 2
+        scores = {"energy": half_energy_distance(path[-1], held_out),
+                  "floor": half_energy_distance(held_out[order[:half]], held_out[order[half:]])}
+        scores |= {f"energy_t={t:g}": half_energy_distance(path[k], targets[t]) for k, t in enumerate(times)}
+        return scores
+
+    @staticmethod
+    def _flat_points(name: str, points: Any) -> torch.Tensor:
+        """Validated points ``[N, ...]`` as a CPU tensor ``[N, prod(...)]`` for distances."""
+        return as_points(name, points, flat=False).flatten(1).cpu()
+
     # -- persistence --------------------------------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
         """The options as plain JSON values; a user's network or callable (e.g. a cost) is recorded as ``"custom"``."""
@@ -318,6 +375,11 @@ class Solver:
                 message = f"{path / WEIGHTS_FILE} does not fit the {name} network of its config: {error}"
                 raise ValueError(message) from error
         return solver
+
+
+def _child_seed(generator: torch.Generator) -> int:
+    """A seed drawn from ``generator``, for a call that takes ``seed=`` (so one seed fixes every draw)."""
+    return int(torch.randint(2**62, (), generator=generator, device=generator.device))
 
 
 def _to(tree: Any, device: torch.device) -> Any:

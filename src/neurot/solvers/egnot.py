@@ -384,6 +384,12 @@ class EgNOT(Solver):
             y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator, stop=stop).state.y
         return y
 
+    def _bridge_eps(self) -> float:
+        if not is_quadratic(self.cost):
+            raise ValueError("paths (interpolate, sample_path, evaluate) are Brownian bridges of the quadratic cost; "
+                             "this EgNOT has another cost: use sample() for its plan")
+        return self.config.eps
+
     def _extra_state(self) -> dict[str, Any]:
         return {"step_size": self.kernel.step_size, "target_shape": list(self.target_shape),
                 "target_mean": self.target_mean.flatten().tolist(), "target_std": self.target_std}

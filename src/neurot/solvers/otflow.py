@@ -45,6 +45,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from neurot._validation import check_choice, check_int, check_positive, check_probability
+from neurot.bridges import check_times
 from neurot.data import DataSource
 from neurot.integrators import ODE_METHODS, integrate, time_grid
 from neurot.nn import LogitMLP, TimeScore, VelocityField, logistic_loss
@@ -380,16 +381,29 @@ class OTFlow(Solver):
         """The inverse map ``T^{-1}(y)``: the flow from ``t = 1`` back to ``0`` of ``y [n, D]``: ``[n, D]``."""
         return self.flow(y, 1.0, 0.0)
 
-    def interpolate(self, x: Any, t: float) -> torch.Tensor:
-        """Samples of the intermediate distribution ``p_t``: source points ``x [n, D] ~ P`` moved to time ``t``."""
+    def interpolate(self, x: Any, t: float, *, seed: int | None = None) -> torch.Tensor:
+        """``X_t`` for ``X_0 = x [n, D]``: source points moved along the flow to time ``t``, ``[n, D]``.
+
+        Deterministic (``seed`` is accepted for the common contract and unused).
+        """
+        check_int("seed", seed, minimum=0, allow_none=True)
         return self.flow(x, 0.0, t)
 
     @torch.no_grad()
+    def sample_path(self, x: Any, times: Any, *, seed: int | None = None) -> torch.Tensor:
+        """The flow's paths from ``x [n, D]`` at ``times`` (non-decreasing in ``[0, 1]``): ``[k, n, D]``."""
+        points = self._points("x", x)
+        check_int("seed", seed, minimum=0, allow_none=True)
+        grid = check_times(times, self.device)
+        distinct, index = torch.unique(torch.cat([grid.new_zeros(1), grid]), return_inverse=True)  # from t = 0
+        if len(distinct) == 1:
+            return points.expand(len(grid), *points.shape).clone()
+        return self._integrate(points, distinct, steps=self._grid_steps())[index[1:]]
+
     def trajectory(self, x: Any, n_steps: int = 20) -> torch.Tensor:
         """The paths of ``x [n, D]`` at ``n_steps + 1`` equally spaced times from 0 to 1: ``[n_steps + 1, n, D]``."""
-        points = self._points("x", x)
         check_int("n_steps", n_steps)
-        return self._integrate(points, time_grid(0.0, 1.0, n_steps).to(self.device), steps=self._grid_steps())
+        return self.sample_path(x, time_grid(0.0, 1.0, n_steps))
 
     @torch.no_grad()
     def kinetic_energy(self, x: Any) -> float:

@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from neurot._validation import check_choice, check_int, check_positive
+from neurot.bridges import bridge_points
 from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
@@ -138,28 +139,6 @@ def hjb_residual(potential: nn.Module, t: torch.Tensor, x: torch.Tensor, eps: fl
         hess_probe = torch.autograd.grad((grad * probe).sum(), x, create_graph=True)[0]
         laplacian = (hess_probe * probe).sum(1)
     return d_t + 0.5 * grad.square().sum(1) + 0.5 * eps * laplacian
-
-
-def bridge_points(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, eps: float,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """One draw of ``X_t ~ N((1 - t) x + t y, eps t (1 - t) I)`` per row: ``x, y [n, D]``, ``t [n]`` -> ``[n, D]``."""
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    t = t[:, None]
-    return (1 - t) * x + t * y + (eps * t * (1 - t)).sqrt() * noise
-
-
-def brownian_bridge(x: torch.Tensor, y: torch.Tensor, times: torch.Tensor, eps: float,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-    """Brownian-bridge paths from ``x [n, D]`` to ``y [n, D]`` at increasing ``times [k]`` spanning ``[0, 1]``.
-
-    ``X_t = (1 - t) x + t y + sqrt(eps) (W_t - t W_1)`` with one Brownian motion ``W`` per row, so that
-    ``X_t ~ N((1 - t) x + t y, eps t (1 - t) I)`` and paths are consistent across times. Returns ``[k, n, D]``.
-    """
-    steps = torch.diff(times, prepend=times[:1]).clamp(min=0)
-    noise = torch.randn((len(times), *x.shape), generator=generator, device=x.device, dtype=x.dtype)
-    walk = torch.cumsum(noise * steps.sqrt()[:, None, None], 0)
-    t = times[:, None, None]
-    return (1 - t) * x + t * y + math.sqrt(eps) * (walk - t * walk[-1])
 
 
 class SFEUOT(Solver):
@@ -288,20 +267,6 @@ class SFEUOT(Solver):
         repeats = n_per_x or 1
         y, _ = self._generate(x.repeat_interleave(repeats, dim=0), generator)
         return y if n_per_x is None else y.view(len(x), repeats, -1)
-
-    @torch.no_grad()
-    def sample_path(self, x: Any, n_steps: int = 100, *, seed: int | None = None) -> torch.Tensor:
-        """Stochastic paths ``[n_steps + 1, M, D]`` from ``x [M, D]``: Brownian bridges to ``y = T(x, z)``.
-
-        Time grid ``t_k = k / n_steps``; the first slice is ``x``, the last the one-step sample (the SB paths, by the
-        reciprocal property, without simulating an SDE).
-        """
-        x = self._points("x", x)
-        check_int("n_steps", n_steps)
-        generator = self._sampling_generator(seed)
-        y, _ = self._generate(x, generator)
-        times = torch.linspace(0, 1, n_steps + 1, device=self.device)
-        return brownian_bridge(x, y, times, self.config.eps, generator)
 
     @torch.no_grad()
     def potential_value(self, t: float, x: Any) -> torch.Tensor:
