@@ -19,7 +19,7 @@ Cost = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class Quadratic:
-    """``c(x, y) = 1/2 |x - y|^2`` (the library's convention, MATH.md), summed over all axes but the first."""
+    """``c(x, y) = 1/2 |x - y|^2`` (the library's convention, docs/math.md), summed over all axes but the first."""
 
     name = "quadratic"
 

@@ -1,4 +1,4 @@
-"""Convex conjugates ``Psi*`` of the marginal penalties of unbalanced OT (MATH.md section 5).
+"""Convex conjugates ``Psi*`` of the marginal penalties of unbalanced OT (docs/math.md section 5).
 
 A penalty ``tau D_Psi(rho || nu) = tau int Psi(d rho / d nu) d nu`` enters the dual through ``tau E_nu[Psi*(s)]``
 with ``s = -V(1, y) / tau``; the optimal density ratio is ``d rho / d nu = (Psi*)'(s)``. Each conjugate is normalised

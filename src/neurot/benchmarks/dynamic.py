@@ -1,4 +1,4 @@
-"""Ground truth for dynamic OT and density-ratio estimation (MATH.md sections 3 and 6).
+"""Ground truth for dynamic OT and density-ratio estimation (docs/math.md sections 3 and 6).
 
 - :func:`gaussian_log_density_ratio`: exact ``log q(x) - log p(x)`` between two Gaussians.
 - :func:`gaussian_ot_cost`: the OT cost ``1/2 W2^2`` between Gaussians (our ``1/2 |x - y|^2`` convention); the

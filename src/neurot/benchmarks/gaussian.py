@@ -1,6 +1,6 @@
 """Closed-form ground truth between Gaussians: balanced entropic OT, its Schrodinger bridge, the Brenier map.
 
-Convention (MATH.md): ``EOT_eps(P, Q) = min_pi E_pi[1/2 |x - y|^2] + eps KL(pi || P x Q)``. This is Janati et
+Convention (docs/math.md): ``EOT_eps(P, Q) = min_pi E_pi[1/2 |x - y|^2] + eps KL(pi || P x Q)``. This is Janati et
 al. 2020 ("Entropic optimal transport between unbalanced Gaussian measures has a closed form", NeurIPS) with
 ``sigma^2 = eps``, and POT's ``ot.sinkhorn(a, b, ot.dist(x, y), reg)`` with ``reg = 2 eps``.
 

@@ -1,4 +1,4 @@
-"""Sample-based accuracy metrics against Gaussian ground truth (MATH.md, section 4).
+"""Sample-based accuracy metrics against Gaussian ground truth (docs/math.md section 4).
 
 Everything is computed in numpy float64; inputs may be numpy arrays, array-likes or torch tensors
 (detached and copied to the CPU). Every Monte-Carlo metric has a floor: an exact sampler scores above zero

@@ -1,12 +1,12 @@
 """Exact unbalanced entropic OT between (scaled) Gaussians, by Sinkhorn iterations on quadratic potentials.
 
-Problem (MATH.md section 3), cost ``c(x, y) = 1/2 |x - y|^2``, ``alpha = m_a N(a, A)``, ``beta = m_b N(b, B)``:
+Problem (docs/math.md section 3), cost ``c(x, y) = 1/2 |x - y|^2``, ``alpha = m_a N(a, A)``, ``beta = m_b N(b, B)``:
 
     min over pi >= 0 of  E_pi[c] + eps KL(pi || R) + tau1 KL(pi_0 || alpha) + tau2 KL(pi_1 || beta)      (1)
 
 with generalised KL (``KL(p || q) = int p log(p / q) - |p| + |q|``) and one of two entropy references ``R``:
 
-- ``entropy="kl"``: ``R = alpha x beta`` (MATH.md section 3, Janati et al. 2020, POT's
+- ``entropy="kl"``: ``R = alpha x beta`` (docs/math.md section 3, Janati et al. 2020, POT's
   ``ot.unbalanced.sinkhorn_unbalanced(a, b, ot.dist(x, y), reg=2 eps, reg_m=(2 tau1, 2 tau2))``; the factor 2
   because POT's cost has no 1/2).
 - ``entropy="lebesgue"``: ``R = alpha x Lebesgue``, i.e. ``eps KL(pi || R) = -eps H(pi) + ...``: the SF-EUOT paper's

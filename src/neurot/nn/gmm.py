@@ -2,7 +2,7 @@
 
 This is the LightSB parametrisation (Korotin et al., ICLR 2024).
 
-For the quadratic cost everything EgNOT needs is then closed form (MATH.md section 2):
+For the quadratic cost everything EgNOT needs is then closed form (docs/math.md section 2):
 
     pi_f(y | x) = sum_k beta_k(x) N(y; mu_k(x), V_k),          beta_k(x) ∝ w_k N(x; m_k, S_k + eps I),
     V_k = eps S_k (S_k + eps I)^{-1},                          mu_k(x) = (S_k + eps I)^{-1} (eps m_k + S_k x),

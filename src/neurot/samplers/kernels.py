@@ -3,7 +3,7 @@
 Every kernel proposes ``y' ~ N(mean(y), var I)`` from the current point and its energy gradient; the adjusted
 kernels accept or reject the proposal with the Metropolis-Hastings ratio, so they are exact for any step size.
 
-- :class:`ULA` / :class:`MALA`: ``mean = y - (eta / 2) grad E(y)``, ``var = eta`` (MATH.md section 1).
+- :class:`ULA` / :class:`MALA`: ``mean = y - (eta / 2) grad E(y)``, ``var = eta`` (docs/math.md section 1).
 - :class:`GaussianSplitULA` / :class:`GaussianSplitMALA`: for energies ``E(y) = |y - m|^2 / (2 v) + R(y)`` (the
   quadratic cost makes ``m = x``, ``v = eps``), integrate the Gaussian part exactly (exponential integrator) and hold
   ``grad R`` fixed over the step: with ``a = exp(-eta / (2 v))``, ``mean = m + a (y - m) - v (1 - a) grad R(y)``,

@@ -1,6 +1,6 @@
 """EgNOT: energy-guided entropic neural optimal transport (Mokrov et al., ICLR 2024, arXiv 2304.06094).
 
-One potential ``f`` on the target space. The plan's conditionals are energy-based models (MATH.md section 1)
+One potential ``f`` on the target space. The plan's conditionals are energy-based models (docs/math.md section 1)
 
     pi_f(y | x) ∝ exp(-E_x(y)),   E_x(y) = (c(x, y) - f(y)) / eps,
 

@@ -1,7 +1,7 @@
 """OT flow: dynamic optimal transport by an invertible flow network (Xu, Cheng, Xie, AISTATS 2025, arXiv 2305.11857).
 
 A velocity field ``v(x, t)`` defines the flow ``dx/dt = v(x, t)`` on ``t in [0, 1]``; ``T(x) = x(1)`` from
-``x(0) = x ~ P`` should push ``P`` to ``Q`` with the least kinetic energy (Benamou-Brenier, MATH.md section 6):
+``x(0) = x ~ P`` should push ``P`` to ``Q`` with the least kinetic energy (Benamou-Brenier, docs/math.md section 6):
 
     min_v  integral_0^1 E |v(x_t, t)|^2 dt,   x_0 ~ P, x_1 ~ Q   (= W2^2(P, Q) = E |x - T*(x)|^2 at the optimum).
 
@@ -178,7 +178,7 @@ class PairPool:
 
 
 class OTFlow(Solver):
-    """Dynamic OT by an invertible flow network (MATH.md section 6).
+    """Dynamic OT by an invertible flow network (docs/math.md section 6).
 
     Example::
 

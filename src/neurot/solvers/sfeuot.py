@@ -1,12 +1,12 @@
 """SF-EUOT: simulation-free entropic unbalanced OT with one-step generation (Choi & Choi 2024, arXiv 2410.02656).
 
-Problem (MATH.md section 5, ``sigma^2 = eps``, cost ``c(x, y) = 1/2 |x - y|^2``)::
+Problem (docs/math.md section 5, ``sigma^2 = eps``, cost ``c(x, y) = 1/2 |x - y|^2``)::
 
     min over pi >= 0 with pi_0 = P  of  E_pi[c] - eps H(pi) + tau D_Psi(pi_1 || Q)                       (1)
 
 - **Source hard, target soft** ("semi-unbalanced"): every source point is transported (``pi_0 = P``); target
   mass may be created or destroyed at price ``tau D_Psi``. ``tau = None`` is the balanced problem, whose plan is
-  ``EOT_eps(P, Q)`` of MATH.md (on couplings ``-H(pi)`` and ``KL(pi || P x Q)`` differ by a constant).
+  ``EOT_eps(P, Q)`` of docs/math.md (on couplings ``-H(pi)`` and ``KL(pi || P x Q)`` differ by a constant).
 - **Entropy reference.** ``-eps H(pi)`` is the paper's (Lebesgue) entropy, i.e. ``eps KL(pi || P x dy)``. For
   unbalanced marginals this is *not* POT's/Janati's ``eps KL(pi || P x Q)``: the exact Gaussian solution of (1) is
   ``UnbalancedGaussianEOT(..., tau_source=None, tau_target=tau, entropy="lebesgue")``; POT reproduces it with
@@ -15,7 +15,7 @@ Problem (MATH.md section 5, ``sigma^2 = eps``, cost ``c(x, y) = 1/2 |x - y|^2``)
   variant of the same oracle.) In the papers' notation ``alpha D_Psi1(pi_0 | mu) + beta D_Psi2(pi_1 | nu)``:
   ``alpha = infinity`` and ``beta = tau``.
 
-Dual and optimality (MATH.md section 5): a potential ``V(t, x)`` with the HJB equation
+Dual and optimality (docs/math.md section 5): a potential ``V(t, x)`` with the HJB equation
 ``d_t V + 1/2 |grad V|^2 + (eps / 2) Laplacian V = 0``; the plan's conditionals are Gibbs measures of its end value
 ``g = V(1, .)``: ``pi(y | x) ∝ exp((g(y) - c(x, y)) / eps)``; the target marginal is ``d pi_1 / dQ =
 (Psi*)'(-g / tau)``; ``V(0, x) = eps log int exp((g(y) - c(x, y)) / eps) dy - D/2 eps log(2 pi eps)`` (Hopf-Cole), and
