@@ -1,4 +1,4 @@
-"""Published numbers that neurot's benchmarks are compared with (shared/reference/PUBLISHED.md)."""
+"""Published numbers that neurot's benchmarks are compared with, as the papers report them."""
 
 #: EgNOT paper, Table 1: plan BW2-UVP (%) on Gaussians, keyed by (eps, D). Read from a secondary summary.
 EGNOT_GAUSSIAN_PLAN = {

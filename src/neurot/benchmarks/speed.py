@@ -26,7 +26,7 @@ from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN
 from neurot.samplers.chain import PROFILE_LABEL
 from neurot.solvers import EgNOT
 
-#: The EgNOT reference implementation's Gaussian configuration (3 x 512 ReLU MLP, 100 ULA steps per iteration), as EgNOT options.
+#: The EgNOT reference implementation's Gaussian configuration (3 x 512 ReLU MLP, 100 ULA steps), as EgNOT options.
 REFERENCE_OPTIONS = {"hidden": (512, 512, 512), "activation": "relu", "batch_size": 1024,
                      "langevin_steps": 100, "sampler": "ula"}
 
