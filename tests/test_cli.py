@@ -7,6 +7,7 @@ import pytest
 
 from neurot.cli import main
 from neurot.config import read_config
+from neurot.runs import load_data
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,20 @@ def test_default_fit_leaves_config_weights_metrics_and_figure(default_run):
     assert [m["step"] for m in lines] == [1, 10, 20]
     assert all(np.isfinite(m["loss"]) for m in lines)
     assert (default_run / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    check = json.loads((default_run / "check.json").read_text())  # toy sets: checked on fresh draws
+    assert check["held_out"] and check["energy"] > check["floor"] and check["final_loss"] == lines[-1]["loss"]
+
+
+def test_holdout_keeps_points_out_of_training_and_checks_on_them(tmp_path):
+    points = np.arange(200, dtype=np.float32).reshape(100, 2)
+    np.save(tmp_path / "x.npy", points)
+    data = {"source": str(tmp_path / "x.npy"), "target": str(tmp_path / "x.npy"), "n_samples": 10, "seed": 0}
+    split = load_data(data, holdout=0.2, seed=1)
+    assert len(split.source) == 80 and len(split.check_source) == 20 and split.held_out
+    assert not set(split.source[:, 0]) & set(split.check_source[:, 0])
+    whole = load_data(data, holdout=0.0)
+    assert len(whole.source) == 100 and not whole.held_out
+
 
 
 def test_sample_command(default_run, tmp_path):
@@ -101,7 +116,7 @@ def test_relative_data_paths_are_relative_to_the_config_file(tmp_path, monkeypat
     assert data["source"] == "moons" and data["target"] == str(tmp_path / "sub" / "q.npy")
 
 
-def test_time_course_config_fits_between_two_times_of_an_h5ad_file(tmp_path, monkeypatch):
+def test_time_course_config_fits_between_two_times_of_an_h5ad_file(tmp_path, monkeypatch, capsys):
     anndata = pytest.importorskip("anndata")
     pandas = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
@@ -111,13 +126,17 @@ def test_time_course_config_fits_between_two_times_of_an_h5ad_file(tmp_path, mon
     anndata.AnnData(X=rng.normal(size=(120, 5)).astype(np.float32), obs=obs, obsm={"X_pca": pca}).write_h5ad(
         tmp_path / "cells.h5ad")
     (tmp_path / "run.toml").write_text(
-        '[data]\ntime_course = "cells.h5ad"\ntime_key = "day"\nkey = "X_pca"\nsource_time = 2\ntarget_time = 4\n'
+        '[data]\ntime_course = "cells.h5ad"\ntime_key = "day"\nkey = "X_pca"\nsource_time = 2\ntarget_time = 7\n'
         '[solver]\nname = "sfeuot"\neps = 0.1\nhidden = [16]\ngenerator_hidden = [16]\nbatch_size = 16\n'
     )
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--steps", "5"]) == 0
     assert (tmp_path / "run" / "model").is_dir()
+    # The end-of-run check scores day 4, at t = (4 - 2) / (7 - 2) of the plan, and 4 held-out cells of each end.
+    check = json.loads((tmp_path / "run" / "check.json").read_text())
+    assert set(check) == {"energy", "floor", "energy_t=0.4", "held_out", "fit_seconds", "final_loss"}
+    assert check["held_out"] and "t=0.4" in capsys.readouterr().out
     data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
     assert data["time_course"] == str(tmp_path / "cells.h5ad") and "source" not in data and "target" not in data
     (tmp_path / "run" / "figure.png").unlink()

@@ -164,7 +164,7 @@ json_values = st.recursive(
 table_keys = {"data": ["source", "target", "n_samples", "seed", "key", "time_course", "time_key", "source_time",
                        "target_time"],
               "solver": ["name", "eps", "tau", "hidden", "steps", "batch_size", "potential", "method"],
-              "fit": ["steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard"]}
+              "fit": ["steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard", "holdout"]}
 tables = st.fixed_dictionaries({}, optional={
     table: st.one_of(json_values, st.dictionaries(st.sampled_from(keys + ["bogus"]), json_values, max_size=3))
     for table, keys in table_keys.items()

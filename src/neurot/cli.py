@@ -15,7 +15,8 @@ from neurot.solvers import DivergenceError
 
 def _fit(args: argparse.Namespace) -> None:
     from neurot import distributed
-    from neurot.runs import RUN_CONFIG, fit_run
+    from neurot.io import read_json
+    from neurot.runs import CHECK_FILE, RUN_CONFIG, fit_run, format_check
 
     if args.example:
         if args.resume:
@@ -31,6 +32,7 @@ def _fit(args: argparse.Namespace) -> None:
     config = merge_config(config, {"fit": overrides}, source="command line")
     fit_run(config, args.out, resume=args.resume)
     if distributed.launched_rank() == 0:
+        print(format_check(read_json(Path(args.out) / CHECK_FILE)))
         print(f"run written to {args.out}")
 
 
@@ -70,8 +72,8 @@ def _plot(args: argparse.Namespace) -> None:
     config = read(run_dir / RUN_CONFIG)
     if "example" in config:
         raise ValueError(f"{run_dir} is a run of the example {config['example']!r}: its figure is figure.png")
-    source, target = load_data(config["data"])
-    path = plot_run(load_run(run_dir), source, target, run_dir / FIGURE_FILE)
+    data = load_data(config["data"])
+    path = plot_run(load_run(run_dir), data.source, data.target, run_dir / FIGURE_FILE)
     print(f"figure written to {path}")
 
 

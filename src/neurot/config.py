@@ -20,6 +20,7 @@ A configuration has three tables::
     log_every = 10              # metrics.jsonl gets one line per log_every steps
     checkpoint_every = 200      # steps between checkpoints in RUN_DIR/checkpoints (and one at the end)
     tensorboard = false         # also log to RUN_DIR/tensorboard (pip install 'neurot[tb]')
+    holdout = 0.1               # share of a file's points kept out of training for the end-of-run check
 
 Instead of ``source`` and ``target``, a time course (neurot.data.read_time_course) and the two times to connect::
 
@@ -44,7 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from neurot._validation import check_bool, check_int, check_keys
+from neurot._validation import check_bool, check_int, check_keys, check_probability
 from neurot.data import TOY_SETS
 
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
@@ -59,7 +60,7 @@ TIME_COURSE_KEYS = ("time_key", "source_time", "target_time")
 
 SECTION_KEYS = {
     "data": {"source", "target", "n_samples", "seed", "key", "time_course", "time_key", "source_time", "target_time"},
-    "fit": {"steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard"},
+    "fit": {"steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard", "holdout"},
 }
 
 
@@ -137,6 +138,12 @@ def _any(name: str, value: Any) -> None:
     """Keys without a type check (checked where they are used)."""
 
 
+def _check_holdout(name: str, value: Any) -> None:
+    check_probability(name, value)
+    if value > 0.5:
+        raise ValueError(f"{name} must be at most 0.5 (a share of the points kept out of training), got {value!r}")
+
+
 def _check_str(name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
@@ -165,4 +172,5 @@ VALUE_CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("fit", "log_every"): check_int,
     ("fit", "checkpoint_every"): check_int,
     ("fit", "tensorboard"): check_bool,
+    ("fit", "holdout"): _check_holdout,
 }

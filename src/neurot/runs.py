@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,11 @@ METRICS_FILE = "metrics.jsonl"
 FIGURE_FILE = "figure.png"
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
+CHECK_FILE = "check.json"
+#: Most points per set in the end-of-run check (its distances cost ``O(n^2)``).
+CHECK_POINTS = 2000
+#: Share of a file's points held out for the end-of-run check unless ``[fit] holdout`` says otherwise.
+DEFAULT_HOLDOUT = 0.1
 
 
 def load_points(spec: str, n_samples: int, seed: int, name: str, key: str | None = None) -> np.ndarray:
@@ -50,20 +57,83 @@ def load_time_course(spec: str, time_key: str | None = None, key: str | None = N
     return read_time_course_dir(path)
 
 
-def load_data(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target points ``[N, D]`` of a config's ``[data]`` table (:mod:`neurot.config`)."""
+@dataclass
+class RunData:
+    """A run's training points and the points of its end-of-run check (:meth:`neurot.solvers.Solver.evaluate`).
+
+    ``source``, ``target``: training points ``[N, D]``; ``check_source``, ``check_target``: at most
+    :data:`CHECK_POINTS` points each, held out from training (fresh draws for toy sets) unless ``held_out`` is
+    False; ``intermediate``: for a time course, the points of the times between the two connected ones, keyed by
+    the plan's time ``t`` in ``(0, 1)``.
+    """
+
+    source: np.ndarray
+    target: np.ndarray
+    check_source: np.ndarray
+    check_target: np.ndarray
+    intermediate: dict[float, np.ndarray]
+    held_out: bool
+
+
+def load_data(data: dict[str, Any], holdout: float = 0.0, seed: int = 0) -> RunData:
+    """The points of a config's ``[data]`` table (:mod:`neurot.config`), with a ``holdout`` share kept for the check.
+
+    A file's points are split at random (``seed``): ``holdout`` of them, at most :data:`CHECK_POINTS`, are not
+    trained on. Toy sets are checked on fresh draws. With ``holdout = 0`` the check uses training points.
+    """
+    rng = np.random.default_rng(seed)
     if "time_course" not in data:
-        key = data.get("key")
-        return (load_points(data["source"], data["n_samples"], data["seed"], "source", key),
-                load_points(data["target"], data["n_samples"], data["seed"] + 1, "target", key))
+        sides = [_split(data[name], offset, data, holdout, rng) for offset, name in enumerate(("source", "target"))]
+        (source, check_source, held_source), (target, check_target, held_target) = sides
+        return RunData(source, target, check_source, check_target, {}, held_source and held_target)
     course = load_time_course(data["time_course"], data.get("time_key"), data.get("key"))
-    times = ", ".join(f"{time:g}" for time in course)
-    points = []
-    for name in ("source_time", "target_time"):
-        if float(data[name]) not in course:
-            raise ValueError(f"{name} = {data[name]} is not a time of {data['time_course']}; its times are {times}")
-        points.append(course[float(data[name])])
-    return points[0], points[1]
+    start, end = float(data["source_time"]), float(data["target_time"])
+    available = ", ".join(f"{when:g}" for when in course)
+    for name, when in (("source_time", start), ("target_time", end)):
+        if when not in course:
+            raise ValueError(f"{name} = {when:g} is not a time of {data['time_course']}; its times are {available}")
+    source, check_source = _hold_out(course[start], holdout, rng)
+    target, check_target = _hold_out(course[end], holdout, rng)
+    between = {(when - start) / (end - start): _at_most(points, CHECK_POINTS, rng)
+               for when, points in course.items() if min(start, end) < when < max(start, end)}
+    return RunData(source, target, check_source, check_target, dict(sorted(between.items())), holdout > 0)
+
+
+def _split(spec: str, offset: int, data: dict[str, Any], holdout: float,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Training and check points of one side (``offset`` 0: source, 1: target) and whether the check is held out."""
+    name = ("source", "target")[offset]
+    points = load_points(spec, data["n_samples"], data["seed"] + offset, name, data.get("key"))
+    if spec in TOY_SETS:
+        fresh = load_points(spec, min(CHECK_POINTS, data["n_samples"]), data["seed"] + offset + 2, name)
+        return points, fresh, True
+    return *_hold_out(points, holdout, rng), holdout > 0
+
+
+def _hold_out(points: np.ndarray, share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``points [N, D]`` at random: training points, and ``share`` of them (at most ``CHECK_POINTS``)."""
+    if share == 0:
+        return points, _at_most(points, CHECK_POINTS, rng)
+    order = rng.permutation(len(points))
+    n_check = min(CHECK_POINTS, max(4, round(share * len(points))))
+    if len(points) - n_check < 2:
+        raise ValueError(f"[fit] holdout = {share} leaves {len(points) - n_check} of {len(points)} points to train on")
+    return points[order[n_check:]], points[order[:n_check]]
+
+
+def _at_most(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``points`` itself, or ``n`` of its rows drawn without replacement."""
+    return points if len(points) <= n else points[rng.choice(len(points), n, replace=False)]
+
+
+def format_check(check: dict[str, Any]) -> str:
+    """One line a person can read: the run's end-of-run check (:data:`CHECK_FILE`)."""
+    which = "held-out" if check["held_out"] else "training (holdout = 0)"
+    parts = [f"pushforward vs {which} target {check['energy']:.4g} (floor: two halves of it, {check['floor']:.4g})"]
+    parts += [f"{key.removeprefix('energy_')} {value:.4g}" for key, value in check.items()
+              if key.startswith("energy_t=")]
+    summary = f"final loss {check['final_loss']:.4g}, {check['fit_seconds']:.0f} s"
+    return f"check (energy distance, docs/math.md section 8): {'; '.join(parts)}; {summary}"
 
 
 def make_solver(options: dict[str, Any]) -> Solver:
@@ -143,7 +213,9 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
     out = Path(out)
     fit = config["fit"]
     solver = make_solver(config["solver"])
-    source, target = load_data(config["data"])
+    seed = fit.get("seed") or 0
+    data = load_data(config["data"], fit.get("holdout", DEFAULT_HOLDOUT), seed)
+    source, target = data.source, data.target
     device, joined = distributed.init_from_env(fit.get("device"))
     writer, finished = None, False
     try:
@@ -153,12 +225,17 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
             write_json(out / RUN_CONFIG, config)
             board = out / TENSORBOARD_DIR if fit.get("tensorboard") else None
             writer = MetricsWriter(out / METRICS_FILE, fit.get("log_every", 10), board)
+        started = time.perf_counter()
         solver.fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=device,
                    callbacks=[writer] if writer else [], progress=progress, checkpoint_dir=out / CHECKPOINT_DIR,
                    checkpoint_every=fit.get("checkpoint_every", 200), resume=resume)
         if main:
+            fit_seconds = time.perf_counter() - started
             solver.save(out / MODEL_DIR)
-            _plot(solver, source, target, out / FIGURE_FILE, fit.get("seed") or 0)
+            check = solver.evaluate(data.check_source, data.check_target, intermediate=data.intermediate, seed=seed)
+            write_json(out / CHECK_FILE, {**check, "held_out": data.held_out, "fit_seconds": fit_seconds,
+                                          "final_loss": solver.history[-1].get("loss", math.nan)})
+            _plot(solver, source, target, out / FIGURE_FILE, seed)
         finished = True
     finally:
         if writer is not None:

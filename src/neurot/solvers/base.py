@@ -310,7 +310,10 @@ class Solver:
             raise ValueError(f"y must hold at least 4 points for a held-out check, got {len(held_out)}")
         generator = self._sampling_generator(seed)
         times = sorted(targets)
-        path = self.sample_path(x, [*times, 1.0], seed=_child_seed(generator), **sampling).flatten(2).cpu()
+        if times:
+            path = self.sample_path(x, [*times, 1.0], seed=_child_seed(generator), **sampling).flatten(2).cpu()
+        else:  # no bridge needed: also for costs without one
+            path = self.sample(x, seed=_child_seed(generator), **sampling).flatten(1).cpu()[None]
         order = torch.randperm(len(held_out), generator=torch.Generator().manual_seed(_child_seed(generator)))
         half = len(held_out) // 2
         scores = {"energy": half_energy_distance(path[-1], held_out),
