@@ -72,10 +72,11 @@ class EgNOTConfig:
             gradient noise fades: D = 16 Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP 0.24 / 0.14 / 0.13 %
             after 2000 iterations (20k test inputs) and 0.092 / 0.044 / 0.049 % after 10000 (100k test inputs,
             as the paper, whose numbers are 0.2 / 0.1 / 0.09), in about 5 minutes of a 2-core CPU.
-        alpha: weight of ``mean((f / eps)^2)`` over both batches, keeping the energy bounded (0 disables it).
-            Without it, training on thin targets (the Swiss roll at eps = 0.1) diverges: chains stall where ``f``
-            steepens and ``f`` runs off. At 1e-4, D = 8 Gaussians at eps = 0.1 scored plan BW2-UVP 0.069 % with it
-            and 0.087 % without (at 1e-3: 0.63 %, a visible bias).
+        alpha: weight of ``mean(f^2) / (eps scale^2)`` over both batches (``scale``: the target's std), keeping the
+            energy bounded (0 disables it). The penalty pulls ``f`` toward 0 against the dual, whose curvature in
+            ``f`` is of order ``1 / eps``: so scaled, its bias on the plan does not grow as ``eps`` shrinks (with
+            ``mean((f / eps)^2)`` it grew as ``1 / eps``, and on a real time course at eps = 0.1 the plan missed its
+            target marginal; BENCHMARKS.md, single-cell).
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`, or ``"auto"``: ``"split_mala"`` for the
             quadratic cost (its Gaussian factor integrated exactly), ``"mala"`` for any other cost.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
@@ -319,7 +320,8 @@ class EgNOT(Solver):
             f_neg = self.potential(y_neg)
             loss = f_neg.mean() - f_pos.mean()
             if config.alpha:
-                loss = loss + config.alpha * (f_pos.square().mean() + f_neg.square().mean()) / config.eps**2
+                penalty = (f_pos.square().mean() + f_neg.square().mean()) / (config.eps * self.target_std**2)
+                loss = loss + config.alpha * penalty
             metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
                        "step_size": self.kernel.step_size, **diagnostics}
         loss_value = loss.item()
