@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from neurot.cli import main
+from neurot.config import read_config
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,11 @@ def test_toml_config_with_files(tmp_path):
         ("[solver]\nname = 'sinkhorn'\n", "solver name must be one of"),
         ("[data]\nsource = 'nowhere.npy'\n", "neither a toy data set"),
         ("[data\n", "not valid TOML"),
+        ("[data]\ntime_course = 'c.npz'\nsource = 'moons'\nsource_time = 1\ntarget_time = 2\n",
+         "give either time_course or source, not both"),
+        ("[data]\ntime_course = 'c.npz'\nsource_time = 1\n", "time_course in"),
+        ("[data]\nsource_time = 1\n", "source_time in"),
+        ("[data]\ntime_course = 'c.npz'\nsource_time = 'day1'\ntarget_time = 2\n", "source_time in"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, capsys, text, message):
@@ -86,3 +92,40 @@ def test_unknown_example_and_example_with_config_are_errors(tmp_path, capsys):
 def test_bench_rejects_a_bad_number_of_conditional_inputs(tmp_path, capsys):
     assert main(["bench", "mixture", "--conditional-inputs", "0", "--out", str(tmp_path)]) == 2
     assert "--conditional-inputs" in capsys.readouterr().err
+
+
+def test_relative_data_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    (tmp_path / "c.toml").write_text('[data]\nsource = "moons"\ntarget = "sub/q.npy"\n')
+    monkeypatch.chdir(tmp_path / "..")
+    data = read_config(tmp_path / "c.toml")["data"]
+    assert data["source"] == "moons" and data["target"] == str(tmp_path / "sub" / "q.npy")
+
+
+def test_time_course_config_fits_between_two_times_of_an_h5ad_file(tmp_path, monkeypatch):
+    anndata = pytest.importorskip("anndata")
+    pandas = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    days = np.repeat(["day2", "day4", "day7"], 40)
+    pca = rng.normal(size=(120, 2)).astype(np.float32) + np.repeat([0.0, 1.0, 2.0], 40)[:, None]
+    obs = pandas.DataFrame({"day": days}, index=[f"cell{i}" for i in range(120)])
+    anndata.AnnData(X=rng.normal(size=(120, 5)).astype(np.float32), obs=obs, obsm={"X_pca": pca}).write_h5ad(
+        tmp_path / "cells.h5ad")
+    (tmp_path / "run.toml").write_text(
+        '[data]\ntime_course = "cells.h5ad"\ntime_key = "day"\nkey = "X_pca"\nsource_time = 2\ntarget_time = 4\n'
+        '[solver]\nname = "sfeuot"\neps = 0.1\nhidden = [16]\ngenerator_hidden = [16]\nbatch_size = 16\n'
+    )
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--steps", "5"]) == 0
+    assert (tmp_path / "run" / "model").is_dir()
+    data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert data["time_course"] == str(tmp_path / "cells.h5ad") and "source" not in data and "target" not in data
+    (tmp_path / "run" / "figure.png").unlink()
+    assert main(["plot", str(tmp_path / "run")]) == 0
+
+
+def test_a_time_the_course_lacks_is_a_clear_error(tmp_path, capsys):
+    np.savez(tmp_path / "course.npz", day1=np.zeros((3, 2)), day2=np.ones((3, 2)))
+    (tmp_path / "run.toml").write_text('[data]\ntime_course = "course.npz"\nsource_time = 1\ntarget_time = 3\n')
+    assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    assert "target_time = 3 is not a time of" in capsys.readouterr().err

@@ -161,7 +161,8 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
     max_leaves=6,
 )
-table_keys = {"data": ["source", "target", "n_samples", "seed"],
+table_keys = {"data": ["source", "target", "n_samples", "seed", "key", "time_course", "time_key", "source_time",
+                       "target_time"],
               "solver": ["name", "eps", "tau", "hidden", "steps", "batch_size", "potential", "method"],
               "fit": ["steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard"]}
 tables = st.fixed_dictionaries({}, optional={
@@ -203,7 +204,9 @@ def test_unreadable_config_files_are_clear_errors(tmp_path):
 def test_values_in_known_tables_are_checked():
     for table, key, value, message in [("data", "n_samples", 0, "n_samples"), ("data", "source", 3, "source"),
                                        ("fit", "steps", 1.5, "steps"), ("fit", "tensorboard", "yes", "tensorboard"),
-                                       ("fit", "device", ["cpu"], "device"), ("fit", "log_every", -1, "log_every")]:
+                                       ("fit", "device", ["cpu"], "device"), ("fit", "log_every", -1, "log_every"),
+                                       ("data", "key", 1, "key"), ("data", "source_time", "day2", "source_time"),
+                                       ("data", "target_time", math.inf, "target_time")]:
         with pytest.raises(CLEAR, match=message):
             merge_config(copy.deepcopy(DEFAULT_CONFIG), {table: {key: value}})
     assert math.isfinite(merge_config(copy.deepcopy(DEFAULT_CONFIG), {"fit": {"steps": 5}})["fit"]["steps"])

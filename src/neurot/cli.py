@@ -64,15 +64,13 @@ def _sample(args: argparse.Namespace) -> None:
 def _plot(args: argparse.Namespace) -> None:
     from neurot.config import read_config as read
     from neurot.plotting import plot_run
-    from neurot.runs import FIGURE_FILE, RUN_CONFIG, load_points, load_run
+    from neurot.runs import FIGURE_FILE, RUN_CONFIG, load_data, load_run
 
     run_dir = Path(args.run_dir)
     config = read(run_dir / RUN_CONFIG)
     if "example" in config:
         raise ValueError(f"{run_dir} is a run of the example {config['example']!r}: its figure is figure.png")
-    data = config["data"]
-    source = load_points(data["source"], data["n_samples"], data["seed"], "source")
-    target = load_points(data["target"], data["n_samples"], data["seed"] + 1, "target")
+    source, target = load_data(config["data"])
     path = plot_run(load_run(run_dir), source, target, run_dir / FIGURE_FILE)
     print(f"figure written to {path}")
 

@@ -2,11 +2,12 @@
 
 A configuration has three tables::
 
-    [data]                      # toy set names (neurot.data.TOY_SETS) or paths to .npy / .csv files [N, D]
-    source = "gaussian"
+    [data]                      # toy set names (neurot.data.TOY_SETS) or files of points [N, D]:
+    source = "gaussian"         # .npy, .npz, .csv / .txt (header row optional) or .h5ad (neurot.data.read_points)
     target = "swiss_roll"
     n_samples = 20000           # points drawn from a toy set
     seed = 0
+    key = "X_pca"               # optional: the array of an .npz file, the obsm entry of an .h5ad file (default X)
 
     [solver]                    # "name" picks the solver; every other key is one of its options
     name = "egnot"
@@ -19,12 +20,24 @@ A configuration has three tables::
     log_every = 10              # metrics.jsonl gets one line per log_every steps
     checkpoint_every = 200      # steps between checkpoints in RUN_DIR/checkpoints (and one at the end)
     tensorboard = false         # also log to RUN_DIR/tensorboard (pip install 'neurot[tb]')
+
+Instead of ``source`` and ``target``, a time course (neurot.data.read_time_course) and the two times to connect::
+
+    [data]
+    time_course = "cells.h5ad"  # an .h5ad, .npz or .csv file, or a folder of one .npy / .csv file per time
+    time_key = "day"            # .h5ad: the obs column of the times ("day2", "D4", 4.5); .csv: the time column
+    key = "X_pca"
+    source_time = 2
+    target_time = 4
+
+Relative paths in ``[data]`` are relative to the config file; :func:`read_config` makes them absolute.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import tomllib
 from collections.abc import Callable
 from functools import partial
@@ -32,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from neurot._validation import check_bool, check_int, check_keys
+from neurot.data import TOY_SETS
 
 DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "data": {"source": "gaussian", "target": "swiss_roll", "n_samples": 20_000, "seed": 0},
@@ -39,8 +53,12 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
     "fit": {"steps": 2000, "seed": 0, "device": "cpu", "log_every": 10, "checkpoint_every": 200},
 }
 
+PATH_KEYS = ("source", "target", "time_course")
+"""``[data]`` keys that may hold a file path (``source`` and ``target`` may also name a toy set)."""
+TIME_COURSE_KEYS = ("time_key", "source_time", "target_time")
+
 SECTION_KEYS = {
-    "data": {"source", "target", "n_samples", "seed"},
+    "data": {"source", "target", "n_samples", "seed", "key", "time_course", "time_key", "source_time", "target_time"},
     "fit": {"steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard"},
 }
 
@@ -48,7 +66,8 @@ SECTION_KEYS = {
 def read_config(path: str | Path | None) -> dict[str, dict[str, Any]]:
     """Read a TOML or JSON config and merge it over :data:`DEFAULT_CONFIG` (None: the default example).
 
-    Unknown tables or keys raise ``ValueError``; solver options are checked by the solver itself.
+    Unknown tables or keys raise ``ValueError``; solver options are checked by the solver itself. Relative paths in
+    ``[data]`` become absolute paths, taken relative to the config file's directory.
     """
     config = copy.deepcopy(DEFAULT_CONFIG)
     if path is None:
@@ -65,7 +84,16 @@ def read_config(path: str | Path | None) -> dict[str, dict[str, Any]]:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise ValueError(f"config file {path} is not valid {kind}: {error}") from error
-    return merge_config(config, given, source=str(path))
+    config = merge_config(config, given, source=str(path))
+    _resolve_paths(config["data"], path.parent)
+    return config
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the file paths of a ``[data]`` table absolute, relative to ``base`` (toy set names stay)."""
+    for key in PATH_KEYS:
+        if key in data and data[key] not in TOY_SETS:
+            data[key] = str(base.absolute() / data[key])
 
 
 def merge_config(config: dict[str, dict[str, Any]], given: Any, source: str = "config") -> dict:
@@ -83,7 +111,26 @@ def merge_config(config: dict[str, dict[str, Any]], given: Any, source: str = "c
         if table == "solver" and "name" in values and values["name"] != config["solver"].get("name"):
             config["solver"] = {}
         config[table].update(values)
+        if table == "data":
+            _merge_time_course(config["data"], values, source)
     return config
+
+
+def _merge_time_course(data: dict[str, Any], given: dict[str, Any], source: str) -> None:
+    """Check that ``data`` has source and target or time_course with the times, and drop the defaults it replaces."""
+    if "time_course" not in data:
+        orphans = [key for key in TIME_COURSE_KEYS if key in data]
+        if orphans:
+            raise ValueError(f"[data] {', '.join(orphans)} in {source} need [data] time_course")
+        return
+    both = [key for key in ("source", "target") if key in given]
+    if both:
+        raise ValueError(f"[data] in {source}: give either time_course or {' and '.join(both)}, not both")
+    missing = [key for key in ("source_time", "target_time") if key not in data]
+    if missing:
+        raise ValueError(f"[data] time_course in {source} needs {' and '.join(missing)} (the times to connect)")
+    data.pop("source", None)
+    data.pop("target", None)
 
 
 def _any(name: str, value: Any) -> None:
@@ -95,11 +142,23 @@ def _check_str(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
 
 
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
 VALUE_CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("data", "source"): _check_str,
     ("data", "target"): _check_str,
     ("data", "n_samples"): check_int,
     ("data", "seed"): partial(check_int, minimum=0),
+    ("data", "key"): _check_str,
+    ("data", "time_course"): _check_str,
+    ("data", "time_key"): _check_str,
+    ("data", "source_time"): _check_number,
+    ("data", "target_time"): _check_number,
     ("fit", "steps"): check_int,
     ("fit", "seed"): partial(check_int, minimum=0),
     ("fit", "device"): _check_str,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from neurot import distributed
-from neurot.data import TOY_SETS, toy_sampler
+from neurot.data import TOY_SETS, read_points, read_time_course, read_time_course_dir, toy_sampler
 from neurot.io import atomic_write_text, read_json, write_json
 from neurot.solvers import SOLVERS, Solver
 
@@ -31,18 +31,39 @@ CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 
 
-def load_points(spec: str, n_samples: int, seed: int, name: str) -> np.ndarray:
-    """Points ``[N, D]`` from a toy set name or a ``.npy`` / ``.csv`` / ``.txt`` file (never unpickled)."""
+def load_points(spec: str, n_samples: int, seed: int, name: str, key: str | None = None) -> np.ndarray:
+    """Points ``[N, D]``: ``n_samples`` from a toy set, or a file that :func:`neurot.data.read_points` reads."""
     if spec in TOY_SETS:
         return toy_sampler(spec, seed)(n_samples).numpy()
-    path = Path(spec)
-    if not path.exists():
+    if not Path(spec).exists():
         raise ValueError(f"{name} = {spec!r} is neither a toy data set {sorted(TOY_SETS)} nor an existing file")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix in (".csv", ".txt"):
-        return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2)
-    raise ValueError(f"{name} file {path} must be .npy, .csv or .txt")
+    return read_points(spec, key=key)
+
+
+def load_time_course(spec: str, time_key: str | None = None, key: str | None = None) -> dict[float, np.ndarray]:
+    """The point sets ``{time: [N_t, D]}`` of a time-course file or folder (:mod:`neurot.data.files`)."""
+    path = Path(spec)
+    if not path.is_dir():
+        return read_time_course(path, time_key=time_key, key=key)
+    if time_key is not None or key is not None:
+        raise ValueError(f"time_course {path} is a folder of one file per time: time_key and key apply to one file")
+    return read_time_course_dir(path)
+
+
+def load_data(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target points ``[N, D]`` of a config's ``[data]`` table (:mod:`neurot.config`)."""
+    if "time_course" not in data:
+        key = data.get("key")
+        return (load_points(data["source"], data["n_samples"], data["seed"], "source", key),
+                load_points(data["target"], data["n_samples"], data["seed"] + 1, "target", key))
+    course = load_time_course(data["time_course"], data.get("time_key"), data.get("key"))
+    times = ", ".join(f"{time:g}" for time in course)
+    points = []
+    for name in ("source_time", "target_time"):
+        if float(data[name]) not in course:
+            raise ValueError(f"{name} = {data[name]} is not a time of {data['time_course']}; its times are {times}")
+        points.append(course[float(data[name])])
+    return points[0], points[1]
 
 
 def make_solver(options: dict[str, Any]) -> Solver:
@@ -120,10 +141,9 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
     newest one. Under ``torchrun`` (``WORLD_SIZE > 1``) the processes train together and rank 0 writes the outputs.
     """
     out = Path(out)
-    data, fit = config["data"], config["fit"]
+    fit = config["fit"]
     solver = make_solver(config["solver"])
-    source = load_points(data["source"], data["n_samples"], data["seed"], "source")
-    target = load_points(data["target"], data["n_samples"], data["seed"] + 1, "target")
+    source, target = load_data(config["data"])
     device, joined = distributed.init_from_env(fit.get("device"))
     writer, finished = None, False
     try:
