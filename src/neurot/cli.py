@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,11 @@ def _plot(args: argparse.Namespace) -> None:
     print(f"figure written to {path}")
 
 
+#: ``neurot bench`` options of the single-cell suite, and of the synthetic suites.
+SINGLE_CELL_OPTIONS = ("data", "start", "end", "scored", "time_key", "key", "eps")
+SYNTHETIC_OPTIONS = ("dims", "conditional_inputs")
+
+
 def _bench(args: argparse.Namespace) -> None:
     import dataclasses
     import json
@@ -84,26 +90,17 @@ def _bench(args: argparse.Namespace) -> None:
 
     import torch
 
-    from neurot.benchmarks.suites import GRIDS, SOLVERS, SUITES, format_table
+    from neurot.benchmarks.suites import SUITES, format_table
 
-    names = list(SUITES) if args.suite == "all" else [args.suite]
     if args.suite not in ["all", *SUITES]:
         raise ValueError(f"suite must be one of {['all', *SUITES]}, got {args.suite!r}")
+    names = [args.suite] if args.suite != "all" else [n for n in SUITES if n != "single-cell" or args.data]
+    if args.suite == "all" and not args.data:
+        print("the single-cell suite is left out: it runs on a time course given by --data", file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
-        grid = GRIDS[(name, args.quick)]
-        if args.solvers:
-            solvers = args.solvers.split(",")
-            unknown = sorted(set(solvers) - set(SOLVERS))
-            if unknown:
-                raise ValueError(f"unknown solvers {unknown}; expected some of {sorted(SOLVERS)}")
-            grid = dataclasses.replace(grid, solvers=solvers)
-        if args.dims:
-            grid = dataclasses.replace(grid, dims=[int(d) for d in args.dims.split(",")])
-        if args.conditional_inputs is not None:
-            check_int("--conditional-inputs", args.conditional_inputs)
-            grid = dataclasses.replace(grid, n_conditional=(args.conditional_inputs, grid.n_conditional[1]))
+        grid = _bench_grid(name, args, explicit=args.suite != "all")
         rows = SUITES[name](grid, device=args.device, log=lambda message: print(message, file=sys.stderr))
         table = format_table(rows)
         print(f"\n## {name}{' (quick)' if args.quick else ''}\n\n{table}")
@@ -111,6 +108,58 @@ def _bench(args: argparse.Namespace) -> None:
                   "machine": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()}
         (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
         print(f"\nresults written to {out / (name + '.json')}")
+
+
+def _bench_grid(name: str, args: argparse.Namespace, explicit: bool) -> Any:
+    """The grid of suite ``name`` with the command line's choices; ``explicit``: the suite was named, not ``all``.
+
+    Options of the other kind of suite are an error for a named suite and ignored under ``all``.
+    """
+    import dataclasses
+
+    from neurot.benchmarks.suites import GRIDS, REFERENCES, SOLVERS
+
+    single_cell = name == "single-cell"
+    foreign = [option for option in (SYNTHETIC_OPTIONS if single_cell else SINGLE_CELL_OPTIONS)
+               if getattr(args, option) is not None]
+    if explicit and foreign:
+        flag = "--" + foreign[0].replace("_", "-")
+        raise ValueError(f"{flag} does not apply to the {name} suite" + (
+            ": it takes its dimension and inputs from --data" if single_cell else ""))
+    grid = GRIDS[(name, args.quick)]
+    if args.solvers:
+        solvers = args.solvers.split(",")
+        known = [*SOLVERS, *REFERENCES.get(name, ())]
+        unknown = sorted(set(solvers) - set(known))
+        if unknown:
+            raise ValueError(f"unknown solvers {unknown}; the {name} suite runs some of {sorted(known)}")
+        grid = dataclasses.replace(grid, solvers=solvers)
+    if single_cell:
+        return _single_cell_grid(grid, args)
+    if args.dims:
+        grid = dataclasses.replace(grid, dims=[int(d) for d in args.dims.split(",")])
+    if args.conditional_inputs is not None:
+        check_int("--conditional-inputs", args.conditional_inputs)
+        grid = dataclasses.replace(grid, n_conditional=(args.conditional_inputs, grid.n_conditional[1]))
+    return grid
+
+
+def _single_cell_grid(grid: Any, args: argparse.Namespace) -> Any:
+    """The single-cell grid with ``--data``, the days, ``--time-key``, ``--key`` and ``--eps`` of the command line."""
+    import dataclasses
+
+    options = {"data": args.data, "start": args.start, "end": args.end, "time_key": args.time_key,
+               "key": args.key, "eps": args.eps,
+               "scored": None if args.scored is None else tuple(_numbers("--scored", args.scored))}
+    return dataclasses.replace(grid, **{k: v for k, v in options.items() if v is not None})
+
+
+def _numbers(flag: str, text: str) -> list[float]:
+    """The comma-separated numbers of ``text`` (the value of ``flag``)."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{flag} takes comma-separated numbers, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,12 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample)
 
     bench = commands.add_parser("bench", help="accuracy and speed tables against exact ground truth")
-    bench.add_argument("suite", nargs="?", default="all", help="gaussian, mixture, speed or all (default)")
-    bench.add_argument("--quick", action="store_true", help="the reduced grid (D in {2, 16}): minutes on a CPU")
+    bench.add_argument("suite", nargs="?", default="all",
+                       help="gaussian, mixture, speed, single-cell or all (default; single-cell only with --data)")
+    bench.add_argument("--quick", action="store_true",
+                       help="the reduced grid, minutes on a CPU: D in {2, 16}; single-cell: the fast solvers")
     bench.add_argument("--solvers", help="comma-separated solver names (default: the suite's)")
     bench.add_argument("--dims", help="comma-separated dimensions (default: the grid's)")
     bench.add_argument("--conditional-inputs", type=int,
                        help="test inputs of the cBW2-UVP metric (default: the grid's, 1000 for the mixture suite)")
+    bench.add_argument("--data", metavar="DIR_OR_FILE", help="single-cell: a time course, a folder of one .npy/.csv "
+                       "file per day (named like day2.npy) or an .h5ad, .npz or CSV file")
+    bench.add_argument("--start", type=float, metavar="DAY", help="single-cell: the start day (default 2)")
+    bench.add_argument("--end", type=float, metavar="DAY", help="single-cell: the end day (default 4)")
+    bench.add_argument("--scored", metavar="DAYS",
+                       help="single-cell: comma-separated days between them to score (default 3)")
+    bench.add_argument("--time-key", help="single-cell: the column of times of an .h5ad (obs) or CSV file")
+    bench.add_argument("--key", help="single-cell: the points of an .h5ad file, an obsm entry such as X_pca")
+    bench.add_argument("--eps", type=float, help="single-cell: entropic regularisation in the scaled units (0.1)")
     bench.add_argument("--device", help="torch device")
     bench.add_argument("--out", default="bench-results", help="directory for the JSON results")
     bench.set_defaults(run=_bench)

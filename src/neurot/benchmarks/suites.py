@@ -10,6 +10,8 @@ Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table
 - ``mixture``: the Gushchin et al. benchmark (:mod:`~neurot.benchmarks.mixture`): cBW2-UVP over test inputs with
   many samples each, the floor, and the published LightSB / best-before-LightSB numbers.
 - ``speed``: EgNOT training throughput and profile, and time to accuracy (:mod:`~neurot.benchmarks.speed`).
+- ``single-cell``: trajectory inference on a user's time course (``--data``), the LightSB paper's protocol
+  (:mod:`~neurot.benchmarks.single_cell`): the energy distance at held-out days beside floors and published numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
 from neurot.benchmarks.mixture import benchmark_pair
 from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN, MIXTURE_BEST_BEFORE_LIGHTSB, MIXTURE_LIGHTSB
+from neurot.benchmarks.single_cell import SingleCellGrid, single_cell_suite
 from neurot.benchmarks.speed import speed_suite
 
 
@@ -37,11 +40,28 @@ def _egnot(**options: Any) -> Callable[[float], Any]:
     return make
 
 
+def _sfeuot(eps: float):
+    from neurot.solvers import SFEUOT
+
+    return SFEUOT(eps=eps)
+
+
+def _otflow(eps: float):
+    """OT flow, which has no ``eps``."""
+    from neurot.solvers import OTFlow
+
+    return OTFlow()
+
+
 #: Solvers the suites can run, by name: ``eps -> unfitted solver``.
 SOLVERS: dict[str, Callable[[float], Any]] = {
     "egnot": _egnot(),
     "egnot-gmm": _egnot(potential="gmm"),
+    "sfeuot": _sfeuot,
+    "otflow": _otflow,
 }
+#: Reference methods a suite computes itself, accepted in its solver list beside :data:`SOLVERS`.
+REFERENCES = {"single-cell": ("sinkhorn",)}
 
 
 @dataclass(frozen=True)
@@ -57,10 +77,11 @@ class Grid:
     seed: int = 0
 
 
-def _fit(name: str, eps: float, x: np.ndarray, y: np.ndarray, seed: int, device: str | None):
+def _fit(name: str, eps: float, x: np.ndarray, y: np.ndarray, seed: int, device: str | None,
+         steps: int | None = None):
     solver = SOLVERS[name](eps)
     start = time.perf_counter()
-    solver.fit(x, y, seed=seed, device=device)
+    solver.fit(x, y, steps=steps, seed=seed, device=device)
     return solver, time.perf_counter() - start
 
 
@@ -137,7 +158,7 @@ def mixture_suite(grid: Grid, device: str | None = None, log: Callable[[str], No
 
 
 SUITES: dict[str, Callable[..., list[dict]]] = {
-    "gaussian": gaussian_suite, "mixture": mixture_suite, "speed": speed_suite,
+    "gaussian": gaussian_suite, "mixture": mixture_suite, "speed": speed_suite, "single-cell": single_cell_suite,
 }
 
 #: Grids by suite: the full protocol and the ``--quick`` one (minutes on 2 CPU cores).
@@ -150,6 +171,8 @@ GRIDS = {
     ("mixture", True): Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm",), n_conditional=(1000, 1000)),
     ("speed", False): Grid(dims=(2, 16, 64, 128), eps=(1.0,), solvers=("egnot",)),
     ("speed", True): Grid(dims=(16,), eps=(1.0,), solvers=("egnot",)),
+    ("single-cell", False): SingleCellGrid(solvers=("egnot", "egnot-gmm", "sfeuot", "otflow", "sinkhorn")),
+    ("single-cell", True): SingleCellGrid(solvers=("egnot-gmm", "sfeuot", "sinkhorn")),
 }
 
 COLUMNS = {
@@ -166,6 +189,12 @@ COLUMNS = {
               ("langevin_share", "Langevin share"), ("top_ops", "top operators (self CPU)"),
               ("reached_at_step", "reached at step"), ("reached_after_s", "after fit s"),
               ("plan_bw2_uvp", "final plan BW2-UVP %")],
+    "single-cell": [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("day", "day"), ("energy", "energy"),
+                    ("floor", "floor"), ("start_day", "start day"), ("end_day", "end day"),
+                    ("published_lightsb", "LightSB (published)"), ("published_sinkhorn", "Sinkhorn"),
+                    ("published_egnot", "EgNOT"), ("published_enot", "ENOT"), ("pushforward", "end-day energy"),
+                    ("floor_end", "floor"), ("fit_seconds", "fit s"), ("sample_seconds", "sample s"),
+                    ("note", "note")],
 }
 
 
