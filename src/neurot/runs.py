@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from neurot import distributed
-from neurot.data import TOY_SETS, read_points, read_time_course, read_time_course_dir, toy_sampler
+from neurot.data import TOY_SETS, load_time_course, read_points, toy_sampler
 from neurot.io import atomic_write_text, read_json, write_json
 from neurot.solvers import SOLVERS, Solver
 
@@ -45,16 +45,6 @@ def load_points(spec: str, n_samples: int, seed: int, name: str, key: str | None
     if not Path(spec).exists():
         raise ValueError(f"{name} = {spec!r} is neither a toy data set {sorted(TOY_SETS)} nor an existing file")
     return read_points(spec, key=key)
-
-
-def load_time_course(spec: str, time_key: str | None = None, key: str | None = None) -> dict[float, np.ndarray]:
-    """The point sets ``{time: [N_t, D]}`` of a time-course file or folder (:mod:`neurot.data.files`)."""
-    path = Path(spec)
-    if not path.is_dir():
-        return read_time_course(path, time_key=time_key, key=key)
-    if time_key is not None or key is not None:
-        raise ValueError(f"time_course {path} is a folder of one file per time: time_key and key apply to one file")
-    return read_time_course_dir(path)
 
 
 @dataclass
@@ -86,7 +76,7 @@ def load_data(data: dict[str, Any], holdout: float = 0.0, seed: int = 0) -> RunD
         sides = [_split(data[name], offset, data, holdout, rng) for offset, name in enumerate(("source", "target"))]
         (source, check_source, held_source), (target, check_target, held_target) = sides
         return RunData(source, target, check_source, check_target, {}, held_source and held_target)
-    course = load_time_course(data["time_course"], data.get("time_key"), data.get("key"))
+    course = load_time_course(data["time_course"], time_key=data.get("time_key"), key=data.get("key"))
     start, end = float(data["source_time"]), float(data["target_time"])
     available = ", ".join(f"{when:g}" for when in course)
     for name, when in (("source_time", start), ("target_time", end)):

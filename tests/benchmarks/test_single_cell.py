@@ -14,13 +14,13 @@ from neurot.benchmarks.single_cell import (
     check_plan_size,
     data_scale,
     day_references,
-    load_time_course,
     select_days,
     single_cell_suite,
     sinkhorn_plan,
 )
 from neurot.benchmarks.suites import SOLVERS, format_table
 from neurot.cli import main
+from neurot.data import load_time_course
 from neurot.solvers import OTFlow
 
 MSCI = Path(__file__).parents[3] / "shared/data/msci"

@@ -24,7 +24,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from neurot._validation import check_int, check_positive
 from neurot.benchmarks.metrics import half_energy_distance
 from neurot.benchmarks.published import SINGLE_CELL
 from neurot.bridges import bridge_points
-from neurot.data import read_time_course, read_time_course_dir
+from neurot.data import load_time_course
 
 #: Entries of the largest discrete plan the ``sinkhorn`` row computes (20k x 20k cells).
 MAX_PLAN_ENTRIES = 20_000 * 20_000
@@ -69,16 +68,6 @@ class SingleCellGrid:
     def __post_init__(self) -> None:
         check_positive("eps", self.eps)
         check_int("steps", self.steps, allow_none=True)
-
-
-def load_time_course(path: str | Path, *, time_key: str | None = None,
-                     key: str | None = None) -> dict[float, np.ndarray]:
-    """``{day: [N_day, D]}`` from a folder (one file per day) or one time-course file (``.h5ad``, ``.npz``, CSV)."""
-    if Path(path).is_dir():
-        if time_key is not None or key is not None:
-            raise ValueError(f"{path} is a folder of one file per day: time_key and key are for single files")
-        return read_time_course_dir(path)
-    return read_time_course(path, time_key=time_key, key=key)
 
 
 def select_days(course: dict[float, np.ndarray], start: float, end: float,

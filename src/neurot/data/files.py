@@ -76,6 +76,16 @@ def read_time_course(
     return _table_time_course(path, time_key)
 
 
+def load_time_course(path: str | Path, *, time_key: str | None = None,
+                     key: str | None = None) -> dict[float, np.ndarray]:
+    """``{time: [N_t, D]}`` from a folder or a file: :func:`read_time_course_dir` or :func:`read_time_course`."""
+    if Path(path).is_dir():
+        if time_key is not None or key is not None:
+            raise ValueError(f"{path} is a folder of one file per time: time_key and key are for single files")
+        return read_time_course_dir(path)
+    return read_time_course(path, time_key=time_key, key=key)
+
+
 def read_time_course_dir(directory: str | Path) -> dict[float, np.ndarray]:
     """The point sets ``{time: [N_t, D]}`` (sorted by time) of a folder of ``.npy`` / ``.csv`` files, one per time.
 
