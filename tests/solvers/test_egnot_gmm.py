@@ -63,3 +63,11 @@ def test_diag_covariance_gmm_save_load_round_trip(tmp_path):
 def test_covariance_is_validated():
     with pytest.raises(ValueError, match="covariance"):
         neurot.EgNOT(eps=0.5, potential="gmm", covariance="spherical")
+
+
+@pytest.mark.parametrize(("dim", "covariance", "n_components"), [(2, "full", 50), (16, "full", 50), (17, "diag", 10)])
+def test_mixture_defaults_follow_the_dimension(dim, covariance, n_components, tmp_path):
+    points = np.random.default_rng(0).normal(size=(200, dim))
+    solver = neurot.EgNOT(eps=0.5, potential="gmm").fit(points, points + 1, steps=1)
+    assert solver.potential.covariance == covariance and len(solver.potential.means) == n_components
+    assert neurot.EgNOT.load(solver.save(tmp_path / "model")).potential.covariance == covariance

@@ -62,8 +62,11 @@ class EgNOTConfig:
             also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly with the quadratic
             cost).
         hidden, activation: widths and activation of the MLP potential (activation also of the conv potential);
-            channels: of the conv potential's layers; n_components: of the mixture potential.
-        covariance: of the mixture's components, ``"full"`` (``S_k = L_k L_k^T``, default) or ``"diag"``; mixture only.
+            channels: of the conv potential's layers.
+        n_components, covariance: the mixture potential's components (``None``: 50 up to ``D = 16``, 10 above)
+            and their covariances, ``"full"`` (``S_k = L_k L_k^T``), ``"diag"`` or ``"auto"`` (full up to
+            ``D = 16``, diagonal above, as LightSB used 10 diagonal components at D = 50-1000: a full one costs
+            ``O(D^3)`` per component and step, about an hour for a D = 50 fit).
         cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations (None: 5000 for the mixture, 10000 otherwise), batch size, Adam
@@ -107,8 +110,8 @@ class EgNOTConfig:
     potential: Any = "mlp"
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
-    n_components: int = 50
-    covariance: str = "full"
+    n_components: int | None = None
+    covariance: str = "auto"
     cost: Any = "quadratic"
     channels: tuple[int, ...] = (32, 64, 64)
     steps: int | None = None
@@ -132,7 +135,7 @@ class EgNOTConfig:
         check_positive("eps", self.eps)
         if not isinstance(self.potential, nn.Module):
             check_choice("potential", self.potential, POTENTIALS)
-        check_choice("covariance", self.covariance, COVARIANCES)
+        check_choice("covariance", self.covariance, ["auto", *COVARIANCES])
         quadratic = is_quadratic(resolve_cost(self.cost))
         if quadratic:
             self.cost = "quadratic"
@@ -149,8 +152,9 @@ class EgNOTConfig:
             raise ValueError(f"anneal must be in (0, 1], got {self.anneal!r}")
         if self.steps is None:
             self.steps = 5000 if self.potential == "gmm" else 10_000
-        for name in ("steps", "batch_size", "buffer_size", "n_components"):
+        for name in ("steps", "batch_size", "buffer_size"):
             check_int(name, getattr(self, name))
+        check_int("n_components", self.n_components, allow_none=True)
         for name in ("langevin_steps", "sample_steps", "step_backoff"):
             check_int(name, getattr(self, name), minimum=0)
         check_positive("lr", self.lr, allow_none=True)
@@ -169,6 +173,8 @@ class EgNOTConfig:
 
 #: Built-in potentials (besides any ``nn.Module``).
 POTENTIALS = ("mlp", "conv", "gmm")
+#: Largest dimension for which the mixture potential's defaults are 50 components with full covariances.
+FULL_MIXTURE_MAX_DIM = 16
 #: Temperature stages of an annealed sampling chain (``anneal < 1``).
 ANNEAL_STAGES = 10
 
@@ -219,7 +225,10 @@ class EgNOT(Solver):
         if isinstance(potential, nn.Module):
             self.potential = potential
         elif potential == "gmm":
-            self.potential = GaussianMixturePotential(shape[0], config.n_components, config.eps, config.covariance)
+            small = shape[0] <= FULL_MIXTURE_MAX_DIM
+            covariance = ("full" if small else "diag") if config.covariance == "auto" else config.covariance
+            n_components = config.n_components or (50 if small else 10)
+            self.potential = GaussianMixturePotential(shape[0], n_components, config.eps, covariance)
         elif potential == "conv":
             self.potential = ConvPotential(shape, config.channels, config.activation)
         else:
@@ -277,7 +286,7 @@ class EgNOT(Solver):
             self.potential.set_normalization(loc.flatten() if isinstance(self.potential, MLPPotential) else loc,
                                              target.std)
         if isinstance(self.potential, GaussianMixturePotential):
-            n_points = max(4096, self.config.n_components)
+            n_points = max(4096, len(self.potential.means))
             self.potential.initialize(source.sample(n_points, self.generator, self.device),
                                       target.sample(n_points, self.generator, self.device), target.std, self.generator)
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
