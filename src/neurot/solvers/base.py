@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from neurot import __version__, distributed
 from neurot._validation import PointShape, as_points, check_device, check_int, check_keys, check_probability
+from neurot.benchmarks.metrics import half_energy_distance
 from neurot.bridges import brownian_bridge, check_times
 from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
 from neurot.data import DataSource, as_source
@@ -301,8 +302,6 @@ class Solver:
         that many points, up to noise. ``intermediate`` maps times ``t`` in ``(0, 1)`` to observed points
         ``[N_t, D]`` (a time course); each adds ``energy_t=<t>``, the score of ``X_t`` (:meth:`sample_path`).
         """
-        from neurot.benchmarks.metrics import half_energy_distance
-
         intermediate = dict(intermediate or {})
         targets = {float(t): self._flat_points(f"intermediate[{t}]", v) for t, v in intermediate.items()}
         held_out = self._flat_points("y", y)
