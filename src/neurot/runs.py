@@ -20,8 +20,8 @@ import torch
 
 from neurot import distributed
 from neurot.data import TOY_SETS, load_time_course, read_points, toy_sampler
-from neurot.io import atomic_write_text, read_json, write_json
-from neurot.solvers import SOLVERS, Solver
+from neurot.io import atomic_write_text, write_json
+from neurot.solvers import SOLVERS, Solver, load
 
 logger = logging.getLogger(__name__)
 
@@ -246,10 +246,7 @@ def _plot(solver: Solver, source: np.ndarray, target: np.ndarray, path: Path, se
 
 def load_run(run_dir: str | Path, device: str | None = None) -> Solver:
     """The fitted solver of a run directory."""
-    run_dir = Path(run_dir)
-    config = read_json(run_dir / RUN_CONFIG)
-    solver_class = SOLVERS[config["solver"]["name"]]
-    return solver_class.load(run_dir / MODEL_DIR, device=device)
+    return load(Path(run_dir) / MODEL_DIR, device=device)
 
 
 def sample_run(run_dir: str | Path, x: np.ndarray, n_per_x: int | None = None, seed: int | None = None) -> np.ndarray:
