@@ -257,3 +257,14 @@ def half_energy_distance(x: Any, y: Any) -> float:
     (LightSB's, and the published scores ``neurot bench single-cell`` prints beside ours).
     """
     return 0.5 * energy_distance(x, y, unbiased=True)
+
+
+def two_sample_floor(points: Any, seed: int) -> float:
+    """:func:`half_energy_distance` between two random halves of ``points [N, D]`` (``N >= 4``; ``seed`` picks them).
+
+    What a perfect model scores against ``points``, up to noise: the floor beside held-out energy distances.
+    """
+    array = _as_array("points", points, "[N, D]", ndim=2)
+    order = np.random.default_rng(seed).permutation(len(array))
+    half = len(array) // 2
+    return half_energy_distance(array[order[:half]], array[order[half:]])

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from neurot._validation import check_int, check_positive
-from neurot.benchmarks.metrics import half_energy_distance
+from neurot.benchmarks.metrics import half_energy_distance, two_sample_floor
 from neurot.benchmarks.published import SINGLE_CELL
 from neurot.bridges import bridge_points
 from neurot.data import load_time_course
@@ -96,13 +96,6 @@ def data_scale(days: Iterable[np.ndarray]) -> float:
     if not scale > 0:
         raise ValueError("the days' points are all equal: the data has no scale")
     return scale
-
-
-def two_sample_floor(points: np.ndarray, seed: int) -> float:
-    """Energy distance between two random halves of ``points [N, D]``: what a perfect model scores, up to noise."""
-    order = np.random.default_rng(seed).permutation(len(points))
-    half = len(points) // 2
-    return half_energy_distance(points[order[:half]], points[order[half:]])
 
 
 def day_references(days: dict[float, np.ndarray], start: float, end: float, day: float, seed: int) -> dict[str, Any]:

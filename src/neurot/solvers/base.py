@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from neurot import __version__, distributed
 from neurot._validation import PointShape, as_points, check_device, check_int, check_keys, check_probability
-from neurot.benchmarks.metrics import half_energy_distance
+from neurot.benchmarks.metrics import half_energy_distance, two_sample_floor
 from neurot.bridges import brownian_bridge, check_times
 from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
 from neurot.data import DataSource, as_source
@@ -313,10 +313,8 @@ class Solver:
             path = self.sample_path(x, [*times, 1.0], seed=_child_seed(generator), **sampling).flatten(2).cpu()
         else:  # no bridge needed: also for costs without one
             path = self.sample(x, seed=_child_seed(generator), **sampling).flatten(1).cpu()[None]
-        order = torch.randperm(len(held_out), generator=torch.Generator().manual_seed(_child_seed(generator)))
-        half = len(held_out) // 2
         scores = {"energy": half_energy_distance(path[-1], held_out),
-                  "floor": half_energy_distance(held_out[order[:half]], held_out[order[half:]])}
+                  "floor": two_sample_floor(held_out, _child_seed(generator))}
         scores |= {f"energy_t={t:g}": half_energy_distance(path[k], targets[t]) for k, t in enumerate(times)}
         return scores
 
