@@ -36,6 +36,7 @@ from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
+from neurot.optim import cosine_lr, optimizer_step
 from neurot.samplers import (
     KERNELS,
     ChainDivergedError,
@@ -316,9 +317,7 @@ class EgNOT(Solver):
         config = self.config
         x = self.source_data.sample(config.batch_size, self.generator, self.device)
         y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
-        lr = self.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = cosine_lr(self.optimizer, self.lr, step - 1, total)
         f_pos = self.potential(y_pos)
         if self.exact:
             # -L(f) = eps E_P[log Z_f(x)] - E_Q[f(y)], computed in closed form.
@@ -333,13 +332,7 @@ class EgNOT(Solver):
                 loss = loss + config.alpha * penalty
             metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
                        "step_size": self.kernel.step_size, **diagnostics}
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"the EgNOT loss is {loss_value}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss_value, "lr": lr, **metrics}
+        return {"loss": optimizer_step(self.optimizer, loss, "EgNOT"), "lr": lr, **metrics}
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -49,6 +49,7 @@ from neurot.bridges import check_times
 from neurot.data import DataSource
 from neurot.integrators import ODE_METHODS, integrate, time_grid
 from neurot.nn import LogitMLP, TimeScore, VelocityField, logistic_loss
+from neurot.optim import cosine_lr, optimizer_step
 from neurot.solvers.base import Solver
 
 #: Nodes (in [0, 1]) and weights of 2-point Gauss-Legendre quadrature on one interval.
@@ -262,10 +263,6 @@ class OTFlow(Solver):
             return self._refine_step(step - warm - 1)
         return self._ratio_step(step - refine - 1, total - refine)
 
-    @staticmethod
-    def _cosine(lr: float, index: int, length: int) -> float:
-        return lr * 0.5 * (1 + math.cos(math.pi * index / max(length, 1)))
-
     def _warmup_step(self, index: int, length: int) -> dict[str, float]:
         config, generator = self.config, self.generator
         if self.pairs is None:
@@ -282,11 +279,10 @@ class OTFlow(Solver):
             x0, x1 = starts.flatten(0, 1)[rows], ends.flatten(0, 1)[rows]
         t = torch.rand(config.batch_size, 1, generator=generator, device=self.device)
         xt = (1 - t) * x0 + t * x1
-        lr = self._set_lr(self.flow_optimizer, self._cosine(config.lr, index, length))
+        lr = cosine_lr(self.flow_optimizer, config.lr, index, length)
         residual = self.velocity(xt, t[:, 0]) - (x1 - x0)
         loss = residual.square().sum(1).mean() / self.data_scale**2
-        self._update(self.flow_optimizer, loss, "flow matching")
-        return {"loss": loss.item(), "phase": 0.0, "lr": lr}
+        return {"loss": optimizer_step(self.flow_optimizer, loss, "OTFlow flow matching"), "phase": 0.0, "lr": lr}
 
     def _refine_step(self, index: int) -> dict[str, float]:
         config, generator = self.config, self.generator
@@ -304,14 +300,14 @@ class OTFlow(Solver):
         for _ in range(config.classifier_steps):
             real = end_data.sample(config.batch_size, generator, self.device)
             class_loss = logistic_loss(classifier(real), classifier(pushed.detach()))
-            self._update(optimizer, class_loss, "classifier")
+            optimizer_step(optimizer, class_loss, "OTFlow classifier")
         classifier.requires_grad_(False)
         kl = -classifier(pushed).mean()
         classifier.requires_grad_(True)
         kinetic = kinetic_energy(path, times).mean()
         loss = kl + config.gamma * kinetic / self.data_scale**2
-        self._update(self.flow_optimizer, loss, "refinement")
-        return {"loss": loss.item(), "phase": 1.0, "kl": kl.item(), "kinetic": kinetic.item(),
+        loss_value = optimizer_step(self.flow_optimizer, loss, "OTFlow refinement")
+        return {"loss": loss_value, "phase": 1.0, "kl": kl.item(), "kinetic": kinetic.item(),
                 "classifier_loss": class_loss.item(), "direction": 1.0 if forward else -1.0}
 
     def _ratio_grid(self) -> torch.Tensor:
@@ -334,30 +330,17 @@ class OTFlow(Solver):
         forward[-1] = self.target_data.sample(half, generator, self.device)
         backward[0] = self.source_data.sample(half, generator, self.device)
         snapshots = torch.cat([forward, backward], dim=1)
-        lr = self._set_lr(self.ratio_optimizer, self._cosine(config.ratio_lr, index, length))
+        lr = cosine_lr(self.ratio_optimizer, config.ratio_lr, index, length)
         times = grid.tolist()
         loss = sum(logistic_loss(self._interval_logits(snapshots[k], times[k - 1], times[k]),
                                  self._interval_logits(snapshots[k - 1], times[k - 1], times[k]))
                    for k in range(1, len(times)))
-        self._update(self.ratio_optimizer, loss, "density ratio")
-        return {"loss": loss.item(), "phase": 2.0, "lr": lr}
+        return {"loss": optimizer_step(self.ratio_optimizer, loss, "OTFlow density ratio"), "phase": 2.0, "lr": lr}
 
     def _grid_steps(self) -> int | None:
         """Fixed steps per unit time for outputs on an arbitrary grid (None for adaptive methods)."""
         return self.config.ode_steps if ODE_METHODS[self.config.method] else None
 
-    @staticmethod
-    def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> float:
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
-    def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str) -> None:
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the OTFlow {what} loss is {loss.item()}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -57,6 +57,7 @@ from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
 from neurot.nn import GaussianGenerator, TimeMLPPotential
+from neurot.optim import cosine_lr, optimizer_step
 from neurot.solvers.base import Solver
 
 
@@ -198,10 +199,7 @@ class SFEUOT(Solver):
         eps = self.config.eps
         y, log_det = self._generate(x, self.generator)
         loss = (quadratic(x, y) - self._terminal(y) - eps * log_det).mean()
-        self.generator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.generator_optimizer.step()
-        return {"generator_loss": loss.item()}
+        return {"generator_loss": optimizer_step(self.generator_optimizer, loss, "SF-EUOT generator")}
 
     def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         config, scale4 = self.config, self.scale**4
@@ -236,9 +234,8 @@ class SFEUOT(Solver):
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
         config = self.config
-        factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
-        self.optimizer.param_groups[0]["lr"] = config.lr * factor
-        self.generator_optimizer.param_groups[0]["lr"] = (config.generator_lr or config.lr) * factor
+        lr = cosine_lr(self.optimizer, config.lr, step - 1, total)
+        cosine_lr(self.generator_optimizer, config.generator_lr or config.lr, step - 1, total)
         metrics: dict[str, float] = {}
         for _ in range(config.generator_steps):
             x = self.source_data.sample(config.batch_size, self.generator, self.device)
@@ -246,12 +243,8 @@ class SFEUOT(Solver):
         x = self.source_data.sample(config.batch_size, self.generator, self.device)
         y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
         loss, potential_metrics = self._potential_loss(x, y_pos)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"the SF-EUOT potential loss is {loss.item()}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss.item(), **potential_metrics, **metrics, "lr": config.lr * factor}
+        loss_value = optimizer_step(self.optimizer, loss, "SF-EUOT potential")
+        return {"loss": loss_value, **potential_metrics, **metrics, "lr": lr}
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()
