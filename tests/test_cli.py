@@ -67,21 +67,29 @@ def test_toml_config_with_files(tmp_path):
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 3
 
 
+DATA = "[data]\nsource = 'moons'\ntarget = 'checkerboard'\n"
+SOLVER = "[solver]\nname = 'egnot'\neps = 1\n"
+COURSE = "[data]\ntime_course = 'c.npz'\n"
+
+
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("[data]\nsorce = 'moons'\n", "unknown keys in [data]"),
+        (DATA + SOLVER + "[fit]\nsorce = 'moons'\n", "unknown keys in [fit]"),
         ("[solvr]\neps = 1\n", "unknown tables"),
-        ("[solver]\nname = 'egnot'\neps = -1\n", "eps must be a finite number > 0"),
-        ("[solver]\nname = 'egnot'\neps = 1\nlr0 = 2\n", "unknown EgNOT options"),
-        ("[solver]\nname = 'sinkhorn'\n", "solver name must be one of"),
-        ("[data]\nsource = 'nowhere.npy'\n", "neither a toy data set"),
+        (DATA + "[solver]\nname = 'egnot'\neps = -1\n", "eps must be a finite number > 0"),
+        (DATA + "[solver]\nname = 'egnot'\neps = 1\nlr0 = 2\n", "unknown EgNOT options"),
+        (DATA + "[solver]\nname = 'sinkhorn'\n", "solver name must be one of"),
+        (DATA + "[solver]\nname = 'sfeuot'\n", "[solver] sfeuot needs eps (no default"),
+        (DATA, "needs a [solver] table"),
+        ("[data]\nsource = 'moons'\n" + SOLVER, "[data] in"),
+        ("[data]\nsource = 'nowhere.npy'\ntarget = 'moons'\n" + SOLVER, "neither a toy data set"),
         ("[data\n", "not valid TOML"),
-        ("[data]\ntime_course = 'c.npz'\nsource = 'moons'\nsource_time = 1\ntarget_time = 2\n",
+        (COURSE + "source = 'moons'\nsource_time = 1\ntarget_time = 2\n" + SOLVER,
          "give either time_course or source, not both"),
-        ("[data]\ntime_course = 'c.npz'\nsource_time = 1\n", "time_course in"),
-        ("[data]\nsource_time = 1\n", "source_time in"),
-        ("[data]\ntime_course = 'c.npz'\nsource_time = 'day1'\ntarget_time = 2\n", "source_time in"),
+        (COURSE + "source_time = 1\n" + SOLVER, "time_course in"),
+        (DATA + "source_time = 1\n" + SOLVER, "source_time in"),
+        (COURSE + "source_time = 'day1'\ntarget_time = 2\n" + SOLVER, "source_time in"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, capsys, text, message):
@@ -110,7 +118,7 @@ def test_bench_rejects_a_bad_number_of_conditional_inputs(tmp_path, capsys):
 
 
 def test_relative_data_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
-    (tmp_path / "c.toml").write_text('[data]\nsource = "moons"\ntarget = "sub/q.npy"\n')
+    (tmp_path / "c.toml").write_text('[data]\nsource = "moons"\ntarget = "sub/q.npy"\n' + SOLVER)
     monkeypatch.chdir(tmp_path / "..")
     data = read_config(tmp_path / "c.toml")["data"]
     assert data["source"] == "moons" and data["target"] == str(tmp_path / "sub" / "q.npy")
@@ -145,6 +153,6 @@ def test_time_course_config_fits_between_two_times_of_an_h5ad_file(tmp_path, mon
 
 def test_a_time_the_course_lacks_is_a_clear_error(tmp_path, capsys):
     np.savez(tmp_path / "course.npz", day1=np.zeros((3, 2)), day2=np.ones((3, 2)))
-    (tmp_path / "run.toml").write_text('[data]\ntime_course = "course.npz"\nsource_time = 1\ntarget_time = 3\n')
+    (tmp_path / "run.toml").write_text('[data]\ntime_course = "course.npz"\nsource_time = 1\ntarget_time = 3\n' + SOLVER)
     assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     assert "target_time = 3 is not a time of" in capsys.readouterr().err

@@ -9,12 +9,12 @@ A configuration has three tables::
     seed = 0
     key = "X_pca"               # optional: the array of an .npz file, the obsm entry of an .h5ad file (default X)
 
-    [solver]                    # "name" picks the solver; every other key is one of its options
+    [solver]                    # required: "name" picks the solver; every other key is one of its options
     name = "egnot"
-    eps = 0.1
+    eps = 0.1                   # required by the entropic solvers, as in the API
 
-    [fit]
-    steps = 2000                # optional: overrides the solver's default
+    [fit]                       # every key optional
+    steps = 2000                # default: the solver's own (e.g. EgNOT 10000)
     seed = 0
     device = "cpu"
     log_every = 10              # metrics.jsonl gets one line per log_every steps
@@ -31,7 +31,9 @@ Instead of ``source`` and ``target``, a time course (neurot.data.read_time_cours
     source_time = 2
     target_time = 4
 
-Relative paths in ``[data]`` are relative to the config file; :func:`read_config` makes them absolute.
+Relative paths in ``[data]`` are relative to the config file; :func:`read_config` makes them absolute. Options
+a file leaves out take :data:`FILE_DEFAULTS` or the solver's defaults; without a file, ``neurot fit`` runs
+:data:`DEFAULT_CONFIG`, the built-in example.
 """
 
 from __future__ import annotations
@@ -48,11 +50,18 @@ from typing import Any
 from neurot._validation import check_bool, check_int, check_keys, check_probability
 from neurot.data import TOY_SETS
 
-DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
-    "data": {"source": "gaussian", "target": "swiss_roll", "n_samples": 20_000, "seed": 0},
-    "solver": {"name": "egnot", "eps": 0.1},
-    "fit": {"steps": 2000, "seed": 0, "device": "cpu", "log_every": 10, "checkpoint_every": 200},
+FILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"n_samples": 20_000, "seed": 0},
+    "solver": {},
+    "fit": {"seed": 0, "device": "cpu", "log_every": 10, "checkpoint_every": 200},
 }
+"""What a config file need not say; ``[solver]`` options it leaves out are the solver's defaults."""
+DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
+    "data": {**FILE_DEFAULTS["data"], "source": "gaussian", "target": "swiss_roll"},
+    "solver": {"name": "egnot", "eps": 0.1},
+    "fit": {**FILE_DEFAULTS["fit"], "steps": 2000},
+}
+"""The built-in example that ``neurot fit`` runs without a config: 2-D Gaussian to Swiss roll, a 2000-step EgNOT."""
 
 PATH_KEYS = ("source", "target", "time_course")
 """``[data]`` keys that may hold a file path (``source`` and ``target`` may also name a toy set)."""
@@ -65,14 +74,14 @@ SECTION_KEYS = {
 
 
 def read_config(path: str | Path | None) -> dict[str, dict[str, Any]]:
-    """Read a TOML or JSON config and merge it over :data:`DEFAULT_CONFIG` (None: the default example).
+    """Read a TOML or JSON config and merge it over :data:`FILE_DEFAULTS` (None: :data:`DEFAULT_CONFIG`).
 
-    Unknown tables or keys raise ``ValueError``; solver options are checked by the solver itself. Relative paths in
+    Unknown tables or keys, a missing ``[solver] name`` and a ``[data]`` table without ``source`` and ``target``
+    (or ``time_course``) raise ``ValueError``; solver options are checked by the solver itself. Relative paths in
     ``[data]`` become absolute paths, taken relative to the config file's directory.
     """
-    config = copy.deepcopy(DEFAULT_CONFIG)
     if path is None:
-        return config
+        return copy.deepcopy(DEFAULT_CONFIG)
     path = Path(path)
     try:
         text = path.read_text()
@@ -85,9 +94,21 @@ def read_config(path: str | Path | None) -> dict[str, dict[str, Any]]:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise ValueError(f"config file {path} is not valid {kind}: {error}") from error
-    config = merge_config(config, given, source=str(path))
+    config = merge_config(copy.deepcopy(FILE_DEFAULTS), given, source=str(path))
+    _check_complete(config, str(path))
     _resolve_paths(config["data"], path.parent)
     return config
+
+
+def _check_complete(config: dict[str, dict[str, Any]], source: str) -> None:
+    """Check that a config names its solver and its data."""
+    if "name" not in config["solver"]:
+        raise ValueError(f"{source} needs a [solver] table with the solver's name, e.g. name = \"egnot\" and eps")
+    if "time_course" not in config["data"]:
+        missing = [key for key in ("source", "target") if key not in config["data"]]
+        if missing:
+            raise ValueError(f"[data] in {source} needs {' and '.join(missing)} (toy set names or files of "
+                             "points), or a time_course")
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:

@@ -7,6 +7,7 @@ training checkpoints, :mod:`neurot.checkpoint`) and, when asked for, ``tensorboa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -132,6 +133,11 @@ def make_solver(options: dict[str, Any]) -> Solver:
     name = options.pop("name", "egnot")
     if name not in SOLVERS:
         raise ValueError(f"solver name must be one of {sorted(SOLVERS)}, got {name!r}")
+    required = [f.name for f in dataclasses.fields(SOLVERS[name].Config)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [key for key in required if key not in options]
+    if missing:
+        raise ValueError(f"[solver] {name} needs {' and '.join(missing)} (no default, as in the API)")
     return SOLVERS[name](**options)
 
 
