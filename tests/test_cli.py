@@ -49,6 +49,23 @@ def test_sample_command(default_run, tmp_path):
     assert y.shape == (7, 3, 2) and np.isfinite(y).all()
 
 
+def test_sample_reads_tables_and_writes_exactly_the_named_file(default_run, tmp_path, capsys):
+    np.savetxt(tmp_path / "x.csv", np.zeros((5, 2)), delimiter=",", header="a,b", comments="")
+    assert main(["sample", str(default_run), "--input", str(tmp_path / "x.csv"), "--out", str(tmp_path / "y.csv"),
+                 "--seed", "0"]) == 0
+    assert np.loadtxt(tmp_path / "y.csv", delimiter=",").shape == (5, 2) and not (tmp_path / "y.csv.npy").exists()
+    assert main(["sample", str(default_run), "--input", str(tmp_path / "x.csv"), "--out", str(tmp_path / "y.bin")]) == 2
+    assert "must end in .npy" in capsys.readouterr().err
+    assert main(["sample", str(default_run), "--input", str(tmp_path / "x.csv"), "--out", str(tmp_path / "z.csv"),
+                 "--n-per-x", "2"]) == 2
+    assert "write them to a .npy file" in capsys.readouterr().err
+    (tmp_path / "text.npy").write_text("1,2\n3,4\n")
+    out = str(tmp_path / "y.npy")
+    assert main(["sample", str(default_run), "--input", str(tmp_path / "text.npy"), "--out", out]) == 2
+    assert "is not a .npy array without pickled objects" in capsys.readouterr().err
+    assert not (tmp_path / "z.csv").exists() and not (tmp_path / "y.npy").exists()
+
+
 def test_plot_command(default_run):
     (default_run / "figure.png").unlink()
     assert main(["plot", str(default_run)]) == 0
@@ -153,6 +170,7 @@ def test_time_course_config_fits_between_two_times_of_an_h5ad_file(tmp_path, mon
 
 def test_a_time_the_course_lacks_is_a_clear_error(tmp_path, capsys):
     np.savez(tmp_path / "course.npz", day1=np.zeros((3, 2)), day2=np.ones((3, 2)))
-    (tmp_path / "run.toml").write_text('[data]\ntime_course = "course.npz"\nsource_time = 1\ntarget_time = 3\n' + SOLVER)
+    course = '[data]\ntime_course = "course.npz"\nsource_time = 1\ntarget_time = 3\n'
+    (tmp_path / "run.toml").write_text(course + SOLVER)
     assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     assert "target_time = 3 is not a time of" in capsys.readouterr().err

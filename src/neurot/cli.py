@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ def _fit(args: argparse.Namespace) -> None:
                  "checkpoint_every": args.checkpoint_every}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config = merge_config(config, {"fit": overrides}, source="command line")
-    fit_run(config, args.out, resume=args.resume)
+    fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
     if distributed.launched_rank() == 0:
         print(format_check(read_json(Path(args.out) / CHECK_FILE)))
         print(f"run written to {args.out}")
@@ -42,7 +45,8 @@ def _fit_example(args: argparse.Namespace) -> None:
 
     if args.config:
         raise ValueError("give either a config file or --example NAME, not both")
-    metrics = run_example(args.example, args.out, steps=args.steps, seed=args.seed or 0, device=args.device or "cpu")
+    metrics = run_example(args.example, args.out, overwrite=args.overwrite, steps=args.steps, seed=args.seed or 0,
+                          device=args.device or "cpu")
     print(", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items()))
     print(f"run written to {args.out}")
 
@@ -56,12 +60,25 @@ def _examples(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
+    from neurot.data import read_points
+    from neurot.data.files import read_array
     from neurot.runs import sample_run
 
-    x = np.load(args.input, allow_pickle=False)
+    out = Path(args.out)
+    table = out.suffix.lower() in (".csv", ".txt")
+    if out.suffix.lower() != ".npy" and not table:
+        raise ValueError(f"--out {out} must end in .npy, or in .csv / .txt for one sample per input point")
+    if table and args.n_per_x is not None:
+        raise ValueError("--n-per-x gives samples [M, K, D]: write them to a .npy file")
+    source = Path(args.input)
+    x = read_array(source) if source.suffix.lower() == ".npy" else read_points(source, key=args.key)
     y = sample_run(args.run_dir, x, n_per_x=args.n_per_x, seed=args.seed)
-    np.save(args.out, y)
-    print(f"{y.shape} samples written to {args.out}")
+    if table:
+        np.savetxt(out, y.reshape(len(y), -1), delimiter="," if out.suffix.lower() == ".csv" else " ")
+    else:
+        with out.open("wb") as handle:  # np.save(path) would append .npy to other names
+            np.save(handle, y)
+    print(f"{y.shape} samples written to {out}")
 
 
 def _plot(args: argparse.Namespace) -> None:
@@ -175,16 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, help="random seed")
     fit.add_argument("--example", help="run a named example instead of a config (see `neurot examples`)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    fit.add_argument("--overwrite", action="store_true",
+                     help="replace the run in --out (without it an existing run is never touched)")
     fit.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200; also at the end)")
     fit.set_defaults(run=_fit)
 
     examples = commands.add_parser("examples", help="list the examples that `neurot fit --example NAME` runs")
     examples.set_defaults(run=_examples)
 
-    sample = commands.add_parser("sample", help="draw from a trained run's plan for source points in a .npy file")
+    sample = commands.add_parser("sample", help="draw from a trained run's plan for source points in a file")
     sample.add_argument("run_dir")
-    sample.add_argument("--input", required=True, help=".npy file of source points [M, D]")
-    sample.add_argument("--out", required=True, help=".npy file for the samples [M, D] (or [M, K, D])")
+    sample.add_argument("--input", required=True,
+                        help="source points [M, D]: .npy (any point shape), .npz, .csv, .txt or .h5ad")
+    sample.add_argument("--key", help="the array of an .npz input, or the obsm entry of an .h5ad input")
+    sample.add_argument("--out", required=True,
+                        help="the samples: .npy ([M, D], or [M, K, D] with --n-per-x) or .csv / .txt ([M, D])")
     sample.add_argument("--n-per-x", type=int, help="K samples per source point")
     sample.add_argument("--seed", type=int)
     sample.set_defaults(run=_sample)
@@ -217,11 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    """While a command runs, print neurot's log records at INFO and above (progress of batch jobs, warnings)."""
+    logger = logging.getLogger("neurot")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("neurot: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for bad input, 1 for diverged training; the reason on stderr)."""
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        with _log_to_stderr():
+            args.run(args)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
         print(f"neurot: error: {error}", file=sys.stderr)
         return 2

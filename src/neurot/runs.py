@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,8 @@ def make_solver(options: dict[str, Any]) -> Solver:
 class MetricsWriter:
     """Callback appending every ``log_every``-th step's metrics to ``metrics.jsonl`` (and TensorBoard if asked).
 
+    Each line gets ``seconds``, the wall time of training so far (a resumed run continues the killed one's clock).
+    Step 1 is always written, and :meth:`close` writes the last step seen if it was not due.
     The first call at step ``s`` drops the lines of steps ``>= s`` already in the file, so a resumed run continues
     the file of the killed one without gaps or duplicates (a fresh run starts at step 1: an empty file).
     ``tensorboard``: also write scalars to this directory (needs the ``tensorboard`` package).
@@ -152,33 +155,43 @@ class MetricsWriter:
     def __init__(self, path: Path, log_every: int, tensorboard: Path | None = None) -> None:
         self.path, self.log_every, self.tensorboard_dir = path, max(1, int(log_every)), tensorboard
         self.board: Any = None
-        self.started = False
+        self.started: float | None = None  # perf_counter of the clock's zero
+        self.pending: dict[str, float] | None = None  # the last step's metrics, when not written
         if tensorboard is not None:
             _summary_writer_class()
 
     def __call__(self, solver: Solver, step: int, metrics: dict[str, float]) -> None:
         """Append ``metrics`` as one JSON line when ``step`` is due."""
-        if not self.started:
+        if self.started is None:
             self._start(step)
+        metrics = {**metrics, "seconds": round(time.perf_counter() - self.started, 3)}
+        self.pending = metrics
         if step % self.log_every == 0 or step == 1:
-            with self.path.open("a") as handle:
-                handle.write(json.dumps(metrics) + "\n")
-            if self.board is not None:
-                for key, value in metrics.items():
-                    if key != "step":
-                        self.board.add_scalar(key, value, step)
+            self._write(metrics)
+
+    def _write(self, metrics: dict[str, float]) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+        if self.board is not None:
+            for key, value in metrics.items():
+                if key != "step":
+                    self.board.add_scalar(key, value, metrics["step"])
+        self.pending = None
 
     def _start(self, step: int) -> None:
         kept = []
         if self.path.exists():
             kept = [line for line in self.path.read_text().splitlines() if _logged_step(line) < step]
         atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        elapsed = json.loads(kept[-1]).get("seconds", 0.0) if kept else 0.0
+        self.started = time.perf_counter() - elapsed
         if self.tensorboard_dir is not None:
             self.board = _summary_writer_class()(str(self.tensorboard_dir), purge_step=step)
-        self.started = True
 
     def close(self) -> None:
-        """Flush and close the TensorBoard writer."""
+        """Write the last step if it was not due, then flush and close the TensorBoard writer."""
+        if self.pending is not None:
+            self._write(self.pending)
         if self.board is not None:
             self.board.close()
 
@@ -200,23 +213,30 @@ def _summary_writer_class() -> type:
 
 
 def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool | None = None,
-            resume: bool = False) -> Solver:
+            resume: bool = False, overwrite: bool = False) -> Solver:
     """Train as ``config`` says and fill the run directory ``out``; returns the fitted solver.
 
-    Checkpoints go to ``out/checkpoints`` every ``[fit] checkpoint_every`` steps; ``resume`` continues from the
-    newest one. Under ``torchrun`` (``WORLD_SIZE > 1``) the processes train together and rank 0 writes the outputs.
+    Config, data and options are checked before anything is written. A directory that holds a run already is
+    refused unless ``resume`` (continue it from its newest checkpoint in ``out/checkpoints``, written every
+    ``[fit] checkpoint_every`` steps) or ``overwrite`` (replace its run files once the new run's inputs are
+    checked). Under ``torchrun`` (``WORLD_SIZE > 1``) the processes train together and rank 0 writes the outputs.
     """
     out = Path(out)
+    check_run_dir(out, resume, overwrite)
     fit = config["fit"]
     solver = make_solver(config["solver"])
     seed = fit.get("seed") or 0
     data = load_data(config["data"], fit.get("holdout", DEFAULT_HOLDOUT), seed)
     source, target = data.source, data.target
+    solver.check_fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=fit.get("device"),
+                     checkpoint_every=fit.get("checkpoint_every", 200))
     device, joined = distributed.init_from_env(fit.get("device"))
     writer, finished = None, False
     try:
         main = distributed.is_main()
         if main:
+            if overwrite:
+                remove_run(out)
             out.mkdir(parents=True, exist_ok=True)
             write_json(out / RUN_CONFIG, config)
             board = out / TENSORBOARD_DIR if fit.get("tensorboard") else None
@@ -239,6 +259,31 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
         if joined:
             distributed.shutdown(wait=finished)
     return solver
+
+
+RUN_FILES = (RUN_CONFIG, MODEL_DIR, METRICS_FILE, FIGURE_FILE, CHECKPOINT_DIR, TENSORBOARD_DIR, CHECK_FILE)
+"""What a run writes into its directory (other files there are left alone)."""
+
+
+def check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a run in a directory that holds one, unless it is resumed or overwritten."""
+    if resume and overwrite:
+        raise ValueError("resume continues the run in the directory and overwrite replaces it: choose one")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the run directory {out} is a file")
+    if not resume and not overwrite and any((out / name).exists() for name in RUN_FILES):
+        raise ValueError(f"{out} holds a run already: --overwrite replaces it, --resume continues it, "
+                         "or choose another --out")
+
+
+def remove_run(out: Path) -> None:
+    """Delete the files and folders of :data:`RUN_FILES` in ``out``."""
+    for name in RUN_FILES:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _plot(solver: Solver, source: np.ndarray, target: np.ndarray, path: Path, seed: int) -> None:

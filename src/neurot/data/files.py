@@ -135,6 +135,11 @@ def _points(name: str, array: Any) -> np.ndarray:
     return points
 
 
+def read_array(path: str | Path) -> np.ndarray:
+    """The array of a ``.npy`` file, any shape (pickled objects refused), with the file named in errors."""
+    return _read_npy(_existing_file(path, (".npy",)))
+
+
 def _read_npy(path: Path) -> np.ndarray:
     try:
         with path.open("rb") as handle:

@@ -44,8 +44,17 @@ EXAMPLES: dict[str, Example] = {
 }
 
 
-def run_example(name: str, out: str | Path, **options: Any) -> dict[str, Any]:
-    """Run the example ``name`` into the run directory ``out``; returns its evaluation metrics."""
+def run_example(name: str, out: str | Path, *, overwrite: bool = False, **options: Any) -> dict[str, Any]:
+    """Run the example ``name`` into the run directory ``out``; returns its evaluation metrics.
+
+    A directory that holds a run already is refused unless ``overwrite`` (:func:`neurot.runs.check_run_dir`).
+    """
+    from neurot.runs import check_run_dir, remove_run
+
     if name not in EXAMPLES:
         raise ValueError(f"unknown example {name!r}; expected one of {sorted(EXAMPLES)}")
-    return EXAMPLES[name].run(Path(out), **options)
+    out = Path(out)
+    check_run_dir(out, resume=False, overwrite=overwrite)
+    if overwrite:
+        remove_run(out)
+    return EXAMPLES[name].run(out, **options)

@@ -136,6 +136,7 @@ def _fit(solver: EgNOT, name: str, source: torch.Tensor, target: torch.Tensor, o
                                   "fit": fit})
     writer = MetricsWriter(out / METRICS_FILE, fit["log_every"])
     solver.fit(source, target, steps=fit["steps"], seed=seed, device=device, callbacks=[writer], progress=progress)
+    writer.close()
     solver.save(out / MODEL_DIR)
 
 

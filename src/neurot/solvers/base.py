@@ -8,8 +8,10 @@ data-parallel training. A solver subclass supplies a config dataclass and the ho
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -25,6 +27,8 @@ from neurot.bridges import brownian_bridge, check_times
 from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
+
+logger = logging.getLogger(__name__)
 
 #: ``callback(solver, step, metrics) -> bool | None``; returning True stops training after that step.
 Callback = Callable[["Solver", int, dict[str, float]], "bool | None"]
@@ -43,6 +47,37 @@ class DivergenceError(FloatingPointError):
         super().__init__(f"{type(solver).__name__} training diverged at step {step}: {quantity}.{kept} "
                          f"Try: {solver.divergence_advice}.")
         self.step, self.quantity = step, quantity
+
+
+class ProgressLines:
+    """Progress of a fit as log records for runs without a terminal (batch jobs, redirected output).
+
+    One INFO record on logger ``neurot.solvers.base`` every ``every`` seconds and at the last step: the step, the
+    rate in iterations per second, the time left at that rate and the loss.
+    """
+
+    def __init__(self, name: str, first: int, total: int, every: float = 30.0) -> None:
+        self.name, self.first, self.total, self.every = name, first, total, every
+        self.started = self.last = time.perf_counter()
+
+    def update(self, step: int, metrics: dict[str, float]) -> None:
+        """Log step ``step`` (done) with its ``metrics`` when ``every`` seconds have passed or it is the last."""
+        now = time.perf_counter()
+        if now - self.last < self.every and step != self.total:
+            return
+        self.last = now
+        rate = (step - self.first) / max(now - self.started, 1e-9)
+        left = (self.total - step) / rate
+        loss = f", loss {metrics['loss']:.4g}" if "loss" in metrics else ""
+        logger.info("%s fit: step %d/%d (%.0f%%), %.3g it/s, %s left%s", self.name, step, self.total,
+                    100 * step / self.total, rate, _duration(left), loss)
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as ``"42 s"``, ``"7.5 min"`` or ``"2.1 h"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 class Solver:
@@ -92,15 +127,12 @@ class Solver:
         :class:`DivergenceError`; no checkpoint is written after a bad step. Inside a ``torch.distributed`` process
         group of several processes training is data-parallel (:mod:`neurot.distributed`).
         """
-        check_int("steps", steps, allow_none=True)
-        check_int("seed", seed, minimum=0, allow_none=True)
-        check_int("checkpoint_every", checkpoint_every)
+        source_data, target_data = self.check_fit(source, target, steps=steps, seed=seed, device=device,
+                                                  checkpoint_every=checkpoint_every)
         self.device = distributed.local_device(check_device("device", device))
         callbacks = self._check_callbacks(callbacks)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir, the directory holding the checkpoints")
-        source_data = as_source("source", source, flat=self.flat_data)
-        target_data = as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
         total = steps if steps is not None else self.config.steps
         seed = 0 if seed is None else seed
         self.generator = torch.Generator(self.device).manual_seed(seed)
@@ -124,16 +156,40 @@ class Solver:
             self.config = full_config
         return self
 
+    def check_fit(
+        self, source: Any, target: Any, *, steps: int | None = None, seed: int | None = None,
+        device: str | torch.device | None = None, checkpoint_every: int = 200,
+    ) -> tuple[DataSource, DataSource]:
+        """Check the arguments of :meth:`fit` as it does, without training; returns the two data sources.
+
+        Raises ``ValueError`` or ``TypeError`` for what ``fit`` would reject (non-finite points, mismatched
+        dimensions, bad numbers of steps, an unknown device), so a caller can validate before it writes anything.
+        """
+        check_int("steps", steps, allow_none=True)
+        check_int("seed", seed, minimum=0, allow_none=True)
+        check_int("checkpoint_every", checkpoint_every)
+        check_device("device", device)
+        source_data = as_source("source", source, flat=self.flat_data)
+        return source_data, as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
+
     def _loop(self, total: int, seed: int, callbacks: list[Callback], progress: bool | None,
               checkpoint_dir: str | Path | None, checkpoint_every: int) -> None:
-        """Steps ``self.step + 1 .. total``: train, check, record, call back, checkpoint."""
-        show = (sys.stderr.isatty() if progress is None else progress) and distributed.is_main()
+        """Steps ``self.step + 1 .. total``: train, check, record, call back, checkpoint.
+
+        Progress: a bar when ``progress`` is True (None: when standard error is a terminal); with ``progress=None``
+        and no terminal, :class:`ProgressLines` (log records at INFO, which ``neurot fit`` prints).
+        """
+        terminal = sys.stderr.isatty()
+        show = (terminal if progress is None else progress) and distributed.is_main()
+        lines = ProgressLines(self.name, self.step, total) if progress is None and not terminal else None
         with tqdm(total=total, initial=self.step, desc=f"{self.name} fit", disable=not show, leave=False) as bar:
             for step in range(self.step + 1, total + 1):
                 self.step = step
                 metrics = {"step": step, **self._checked_step(step, total, checkpoint_dir)}
                 self.history.append(metrics)
                 bar.update()
+                if lines is not None and distributed.is_main():
+                    lines.update(step, metrics)
                 if step % 50 == 0 or step == total:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in ("loss", "acceptance")})
                 stop = distributed.any_rank(any([bool(c(self, step, metrics)) for c in callbacks]), self.device)
