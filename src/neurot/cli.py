@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ def _fit(args: argparse.Namespace) -> None:
                  "checkpoint_every": args.checkpoint_every}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config = merge_config(config, {"fit": overrides}, source="command line")
-    fit_run(config, args.out, resume=args.resume, overwrite=args.overwrite)
+    progress = {"auto": None, "bar": True, "lines": "lines", "off": False}[args.progress]
+    fit_run(config, args.out, progress=progress, resume=args.resume, overwrite=args.overwrite)
     if distributed.launched_rank() == 0:
         print(format_check(read_json(Path(args.out) / CHECK_FILE)))
         print(f"run written to {args.out}")
@@ -95,11 +96,6 @@ def _plot(args: argparse.Namespace) -> None:
     print(f"figure written to {path}")
 
 
-#: ``neurot bench`` options of the single-cell suite, and of the synthetic suites.
-SINGLE_CELL_OPTIONS = ("data", "start", "end", "scored", "time_key", "key", "eps")
-SYNTHETIC_OPTIONS = ("dims", "conditional_inputs")
-
-
 def _bench(args: argparse.Namespace) -> None:
     import dataclasses
     import json
@@ -114,11 +110,11 @@ def _bench(args: argparse.Namespace) -> None:
     names = [args.suite] if args.suite != "all" else [n for n in SUITES if n != "single-cell" or args.data]
     if args.suite == "all" and not args.data:
         print("the single-cell suite is left out: it runs on a time course given by --data", file=sys.stderr)
+    grids = {name: _bench_grid(name, args, explicit=args.suite != "all") for name in names}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        grid = _bench_grid(name, args, explicit=args.suite != "all")
-        rows = SUITES[name](grid, device=args.device, log=lambda message: print(message, file=sys.stderr))
+    for name, grid in grids.items():
+        rows = SUITES[name].run(grid, device=args.device, log=lambda message: print(message, file=sys.stderr))
         table = format_table(rows)
         print(f"\n## {name}{' (quick)' if args.quick else ''}\n\n{table}")
         record = {"suite": name, "quick": args.quick, "grid": dataclasses.asdict(grid), "rows": rows,
@@ -127,48 +123,54 @@ def _bench(args: argparse.Namespace) -> None:
         print(f"\nresults written to {out / (name + '.json')}")
 
 
+#: ``neurot bench`` options that set a field of a suite's grid: option -> (field, parse(text, grid)).
+GRID_OPTIONS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
+    "dims": ("dims", lambda text, grid: [int(d) for d in _numbers("--dims", text)]),
+    "conditional_inputs": ("n_conditional", lambda n, grid: (_positive("--conditional-inputs", n),
+                                                             grid.n_conditional[1])),
+    "data": ("data", lambda text, grid: text),
+    "start": ("start", lambda day, grid: day),
+    "end": ("end", lambda day, grid: day),
+    "scored": ("scored", lambda text, grid: tuple(_numbers("--scored", text))),
+    "time_key": ("time_key", lambda text, grid: text),
+    "key": ("key", lambda text, grid: text),
+    "eps": ("eps", lambda eps, grid: eps),
+}
+
+
 def _bench_grid(name: str, args: argparse.Namespace, explicit: bool) -> Any:
     """The grid of suite ``name`` with the command line's choices; ``explicit``: the suite was named, not ``all``.
 
-    Options of the other kind of suite are an error for a named suite and ignored under ``all``.
+    An option that sets no field of the suite's grid is an error for a named suite and ignored under ``all``.
     """
     import dataclasses
 
-    from neurot.benchmarks.suites import GRIDS, REFERENCES, SOLVERS
+    from neurot.benchmarks.suites import SOLVERS, SUITES
 
-    single_cell = name == "single-cell"
-    foreign = [option for option in (SYNTHETIC_OPTIONS if single_cell else SINGLE_CELL_OPTIONS)
-               if getattr(args, option) is not None]
-    if explicit and foreign:
-        flag = "--" + foreign[0].replace("_", "-")
-        raise ValueError(f"{flag} does not apply to the {name} suite" + (
-            ": it takes its dimension and inputs from --data" if single_cell else ""))
-    grid = GRIDS[(name, args.quick)]
+    suite = SUITES[name]
+    grid = suite.quick if args.quick else suite.full
     if args.solvers:
         solvers = args.solvers.split(",")
-        known = [*SOLVERS, *REFERENCES.get(name, ())]
+        known = [*SOLVERS, *suite.references]
         unknown = sorted(set(solvers) - set(known))
         if unknown:
             raise ValueError(f"unknown solvers {unknown}; the {name} suite runs some of {sorted(known)}")
         grid = dataclasses.replace(grid, solvers=solvers)
-    if single_cell:
-        return _single_cell_grid(grid, args)
-    if args.dims:
-        grid = dataclasses.replace(grid, dims=[int(d) for d in args.dims.split(",")])
-    if args.conditional_inputs is not None:
-        check_int("--conditional-inputs", args.conditional_inputs)
-        grid = dataclasses.replace(grid, n_conditional=(args.conditional_inputs, grid.n_conditional[1]))
+    for option, (field, parse) in GRID_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if option in suite.options:
+            grid = dataclasses.replace(grid, **{field: parse(value, grid)})
+        elif explicit:
+            raise ValueError(f"--{option.replace('_', '-')} does not apply to the {name} suite" + (
+                ": it takes its dimension and inputs from --data" if name == "single-cell" else ""))
     return grid
 
 
-def _single_cell_grid(grid: Any, args: argparse.Namespace) -> Any:
-    """The single-cell grid with ``--data``, the days, ``--time-key``, ``--key`` and ``--eps`` of the command line."""
-    import dataclasses
-
-    options = {"data": args.data, "start": args.start, "end": args.end, "time_key": args.time_key,
-               "key": args.key, "eps": args.eps,
-               "scored": None if args.scored is None else tuple(_numbers("--scored", args.scored))}
-    return dataclasses.replace(grid, **{k: v for k, v in options.items() if v is not None})
+def _positive(flag: str, n: int) -> int:
+    check_int(flag, n)
+    return n
 
 
 def _numbers(flag: str, text: str) -> list[float]:
@@ -194,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     fit.add_argument("--overwrite", action="store_true",
                      help="replace the run in --out (without it an existing run is never touched)")
+    fit.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
+                     help="a progress bar, a line with the rate and the time left every 30 s, or nothing (default "
+                     "auto: a bar on a terminal, else lines)")
     fit.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200; also at the end)")
     fit.set_defaults(run=_fit)
 
@@ -213,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="accuracy and speed tables against exact ground truth")
     bench.add_argument("suite", nargs="?", default="all",
-                       help="gaussian, mixture, speed, single-cell or all (default; single-cell only with --data)")
+                       help="gaussian, mixture, unbalanced, speed, single-cell or all (default; single-cell only "
+                       "with --data)")
     bench.add_argument("--quick", action="store_true",
                        help="the reduced grid, minutes on a CPU: D in {2, 16}; single-cell: the fast solvers")
     bench.add_argument("--solvers", help="comma-separated solver names (default: the suite's)")

@@ -212,7 +212,7 @@ def _summary_writer_class() -> type:
     return SummaryWriter
 
 
-def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool | None = None,
+def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool | str | None = None,
             resume: bool = False, overwrite: bool = False) -> Solver:
     """Train as ``config`` says and fill the run directory ``out``; returns the fitted solver.
 

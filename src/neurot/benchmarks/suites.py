@@ -9,6 +9,8 @@ Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table
   D = 16) inflates the plan metric by about as much.
 - ``mixture``: the Gushchin et al. benchmark (:mod:`~neurot.benchmarks.mixture`): cBW2-UVP over test inputs with
   many samples each, the floor, and the published LightSB / best-before-LightSB numbers.
+- ``unbalanced``: SF-EUOT against the exact unbalanced Gaussian plan, and the share of samples sent to 2 % far
+  outliers by balanced and unbalanced solvers (:mod:`~neurot.benchmarks.unbalanced_suite`).
 - ``speed``: EgNOT training throughput and profile, and time to accuracy (:mod:`~neurot.benchmarks.speed`).
 - ``single-cell``: trajectory inference on a user's time course (``--data``), the LightSB paper's protocol
   (:mod:`~neurot.benchmarks.single_cell`): the energy distance at held-out days beside floors and published numbers.
@@ -29,6 +31,7 @@ from neurot.benchmarks.mixture import benchmark_pair
 from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN, MIXTURE_BEST_BEFORE_LIGHTSB, MIXTURE_LIGHTSB
 from neurot.benchmarks.single_cell import SingleCellGrid, single_cell_suite
 from neurot.benchmarks.speed import speed_suite
+from neurot.benchmarks.unbalanced_suite import UnbalancedGrid, unbalanced_suite
 
 
 def _egnot(**options: Any) -> Callable[[float], Any]:
@@ -60,8 +63,6 @@ SOLVERS: dict[str, Callable[[float], Any]] = {
     "sfeuot": _sfeuot,
     "otflow": _otflow,
 }
-#: Reference methods a suite computes itself, accepted in its solver list beside :data:`SOLVERS`.
-REFERENCES = {"single-cell": ("sinkhorn",)}
 
 
 @dataclass(frozen=True)
@@ -157,44 +158,80 @@ def mixture_suite(grid: Grid, device: str | None = None, log: Callable[[str], No
     return rows
 
 
-SUITES: dict[str, Callable[..., list[dict]]] = {
-    "gaussian": gaussian_suite, "mixture": mixture_suite, "speed": speed_suite, "single-cell": single_cell_suite,
-}
+@dataclass(frozen=True)
+class Suite:
+    """One suite of ``neurot bench``.
 
-#: Grids by suite: the full protocol and the ``--quick`` one (minutes on 2 CPU cores).
-GRIDS = {
-    ("gaussian", False): Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm"),
-                              n_test=100_000),
-    ("gaussian", True): Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm"), n_test=10_000),
-    ("mixture", False): Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm", "egnot"),
-                             n_conditional=(1000, 1000)),
-    ("mixture", True): Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm",), n_conditional=(1000, 1000)),
-    ("speed", False): Grid(dims=(2, 16, 64, 128), eps=(1.0,), solvers=("egnot",)),
-    ("speed", True): Grid(dims=(16,), eps=(1.0,), solvers=("egnot",)),
-    ("single-cell", False): SingleCellGrid(solvers=("egnot", "egnot-gmm", "sfeuot", "otflow", "sinkhorn")),
-    ("single-cell", True): SingleCellGrid(solvers=("egnot-gmm", "sfeuot", "sinkhorn")),
-}
+    ``run(grid, device, log) -> rows``; its full and ``--quick`` grids; the columns of its table (``(row key,
+    title)``); the command-line options that set fields of its grid; the reference methods it accepts in its
+    solver list beside :data:`SOLVERS`.
+    """
 
-COLUMNS = {
-    "gaussian": [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("plan_bw2_uvp", "plan BW2-UVP %"),
-                 ("floor_plan_bw2_uvp", "floor"), ("paper_egnot_plan_bw2_uvp", "paper EgNOT"),
-                 ("target_bw2_uvp", "target BW2-UVP %"), ("floor_target_bw2_uvp", "floor"),
-                 ("cbw2_uvp", "cBW2-UVP %"), ("floor_cbw2_uvp", "floor"), ("fit_seconds", "fit s"),
-                 ("sample_seconds", "sample s")],
-    "mixture": [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("cbw2_uvp", "cBW2-UVP %"),
-                ("floor_cbw2_uvp", "floor"), ("published_lightsb", "LightSB (published)"),
-                ("published_best_before_lightsb", "best before LightSB"), ("fit_seconds", "fit s"),
-                ("sample_seconds", "sample s")],
-    "speed": [("case", "case"), ("dim", "D"), ("eps", "eps"), ("it_per_s", "it/s"),
-              ("langevin_share", "Langevin share"), ("top_ops", "top operators (self CPU)"),
-              ("reached_at_step", "reached at step"), ("reached_after_s", "after fit s"),
-              ("plan_bw2_uvp", "final plan BW2-UVP %")],
-    "single-cell": [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("day", "day"), ("energy", "energy"),
-                    ("floor", "floor"), ("start_day", "start day"), ("end_day", "end day"),
-                    ("published_lightsb", "LightSB (published)"), ("published_sinkhorn", "Sinkhorn"),
-                    ("published_egnot", "EgNOT"), ("published_enot", "ENOT"), ("pushforward", "end-day energy"),
-                    ("floor_end", "floor"), ("fit_seconds", "fit s"), ("sample_seconds", "sample s"),
-                    ("note", "note")],
+    run: Callable[..., list[dict]]
+    full: Any
+    quick: Any
+    columns: list[tuple[str, str]]
+    options: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+_SYNTHETIC = ("dims", "n_conditional")
+_EXACT_FLOORS = [("cbw2_uvp", "cBW2-UVP %"), ("floor_cbw2_uvp", "floor")]
+
+#: The suites by name; the full grids are the published protocols, the quick ones take minutes on 2 CPU cores.
+SUITES: dict[str, Suite] = {
+    "gaussian": Suite(
+        gaussian_suite,
+        Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm", "sfeuot"), n_test=100_000),
+        Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm"), n_test=10_000),
+        [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("plan_bw2_uvp", "plan BW2-UVP %"),
+         ("floor_plan_bw2_uvp", "floor"), ("paper_egnot_plan_bw2_uvp", "paper EgNOT"),
+         ("target_bw2_uvp", "target BW2-UVP %"), ("floor_target_bw2_uvp", "floor"), *_EXACT_FLOORS,
+         ("fit_seconds", "fit s"), ("sample_seconds", "sample s")],
+        _SYNTHETIC,
+    ),
+    "mixture": Suite(
+        mixture_suite,
+        Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm", "egnot", "sfeuot"),
+             n_conditional=(1000, 1000)),
+        Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm",), n_conditional=(1000, 1000)),
+        [("solver", "solver"), ("dim", "D"), ("eps", "eps"), *_EXACT_FLOORS,
+         ("published_lightsb", "LightSB (published)"), ("published_best_before_lightsb", "best before LightSB"),
+         ("fit_seconds", "fit s"), ("sample_seconds", "sample s")],
+        _SYNTHETIC,
+    ),
+    "unbalanced": Suite(
+        unbalanced_suite,
+        UnbalancedGrid(),
+        UnbalancedGrid(taus=(1.0,), psis=("kl",), solvers=("sfeuot", "egnot-gmm"), n_train=10_000, n_test=10_000,
+                       steps=1000),
+        [("case", "case"), ("solver", "solver"), ("eps", "eps"), ("tau", "tau"), ("psi", "psi"),
+         ("mean_error", "target mean err"), ("cov_error", "target cov err"), ("plan_bw2_uvp", "plan BW2-UVP %"),
+         ("mass", "mass"), ("exact_mass", "exact"), ("weight_error", "weight rel err"),
+         ("outlier_share", "near outliers %"), ("exact_outlier_share", "exact"), ("inlier_error", "inlier mean err"),
+         ("fit_seconds", "fit s")],
+    ),
+    "speed": Suite(
+        speed_suite,
+        Grid(dims=(2, 16, 64, 128), eps=(1.0,), solvers=("egnot",)),
+        Grid(dims=(16,), eps=(1.0,), solvers=("egnot",)),
+        [("case", "case"), ("dim", "D"), ("eps", "eps"), ("it_per_s", "it/s"), ("langevin_share", "Langevin share"),
+         ("top_ops", "top operators (self CPU)"), ("reached_at_step", "reached at step"),
+         ("reached_after_s", "after fit s"), ("plan_bw2_uvp", "final plan BW2-UVP %")],
+        ("dims",),
+    ),
+    "single-cell": Suite(
+        single_cell_suite,
+        SingleCellGrid(solvers=("egnot", "egnot-gmm", "sfeuot", "otflow", "sinkhorn")),
+        SingleCellGrid(solvers=("egnot-gmm", "sfeuot", "sinkhorn")),
+        [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("day", "day"), ("energy", "energy"),
+         ("floor", "floor"), ("start_day", "start day"), ("end_day", "end day"),
+         ("published_lightsb", "LightSB (published)"), ("published_sinkhorn", "Sinkhorn"),
+         ("published_egnot", "EgNOT"), ("published_enot", "ENOT"), ("pushforward", "end-day energy"),
+         ("floor_end", "floor"), ("fit_seconds", "fit s"), ("sample_seconds", "sample s"), ("note", "note")],
+        ("data", "start", "end", "scored", "time_key", "key", "eps"),
+        ("sinkhorn",),
+    ),
 }
 
 
@@ -210,7 +247,7 @@ def format_table(rows: list[dict]) -> str:
     """Markdown table of one suite's rows."""
     if not rows:
         return "(no rows)"
-    columns = COLUMNS[rows[0]["suite"]]
+    columns = SUITES[rows[0]["suite"]].columns
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row.get(key)) for key, _ in columns) + " |" for row in rows]
     return "\n".join(lines)

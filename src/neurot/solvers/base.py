@@ -109,7 +109,7 @@ class Solver:
         seed: int | None = None,
         device: str | torch.device | None = None,
         callbacks: Iterable[Callback] | None = None,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: int = 200,
         resume: bool = False,
@@ -118,7 +118,8 @@ class Solver:
 
         ``source``/``target``: tensors or arrays ``[N, D]``, or callables ``n -> [n, D]``. ``steps`` overrides the
         configured number of training iterations. Same ``seed``, inputs and device give the same result.
-        ``progress``: show a progress bar (default: only when standard error is a terminal).
+        ``progress``: True a progress bar, ``"lines"`` a log line with the rate and the time left every 30 s
+        (logger ``neurot.solvers.base`` at INFO), False neither; None (default) a bar on a terminal, else lines.
 
         ``checkpoint_dir``: write a checkpoint (:mod:`neurot.checkpoint`) there every ``checkpoint_every`` steps, at
         the last step and when a callback stops training (a fresh run first deletes the checkpoints there).
@@ -172,16 +173,17 @@ class Solver:
         source_data = as_source("source", source, flat=self.flat_data)
         return source_data, as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
 
-    def _loop(self, total: int, seed: int, callbacks: list[Callback], progress: bool | None,
+    def _loop(self, total: int, seed: int, callbacks: list[Callback], progress: bool | str | None,
               checkpoint_dir: str | Path | None, checkpoint_every: int) -> None:
         """Steps ``self.step + 1 .. total``: train, check, record, call back, checkpoint.
 
-        Progress: a bar when ``progress`` is True (None: when standard error is a terminal); with ``progress=None``
-        and no terminal, :class:`ProgressLines` (log records at INFO, which ``neurot fit`` prints).
+        Progress (``fit``'s ``progress``): True a bar, ``"lines"`` :class:`ProgressLines` (log records at INFO,
+        which ``neurot`` prints), False nothing; None a bar when standard error is a terminal, else lines.
         """
         terminal = sys.stderr.isatty()
-        show = (terminal if progress is None else progress) and distributed.is_main()
-        lines = ProgressLines(self.name, self.step, total) if progress is None and not terminal else None
+        show = (progress is True or (progress is None and terminal)) and distributed.is_main()
+        lines = ProgressLines(self.name, self.step, total) if progress == "lines" or (
+            progress is None and not terminal) else None
         with tqdm(total=total, initial=self.step, desc=f"{self.name} fit", disable=not show, leave=False) as bar:
             for step in range(self.step + 1, total + 1):
                 self.step = step
