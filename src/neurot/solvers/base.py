@@ -95,12 +95,14 @@ class Solver:
         check_int("steps", steps, allow_none=True)
         check_int("seed", seed, minimum=0, allow_none=True)
         check_int("checkpoint_every", checkpoint_every)
-        self.device = distributed.local_device(check_device("device", device))
+        self.device = check_device("device", device)
         callbacks = self._check_callbacks(callbacks)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir, the directory holding the checkpoints")
-        source_data = as_source("source", source, flat=self.flat_data)
-        target_data = as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
+        # The data lives on the solver's device from here on, as do the generator and every buffer built from it.
+        source_data = as_source("source", source, flat=self.flat_data).to(self.device)
+        target_dim = self._target_dim(source_data)
+        target_data = as_source("target", target, dim=target_dim, flat=self.flat_data).to(self.device)
         total = steps if steps is not None else self.config.steps
         seed = 0 if seed is None else seed
         self.generator = torch.Generator(self.device).manual_seed(seed)
@@ -380,6 +382,13 @@ class Solver:
 def _child_seed(generator: torch.Generator) -> int:
     """A seed drawn from ``generator``, for a call that takes ``seed=`` (so one seed fixes every draw)."""
     return int(torch.randint(2**62, (), generator=generator, device=generator.device))
+
+
+def read_scalars(values: dict[str, torch.Tensor | float]) -> dict[str, float]:
+    """``values`` as Python floats, in order; the 0-d tensors among them are read from their device in one transfer."""
+    tensors = {k: v.detach() for k, v in values.items() if isinstance(v, torch.Tensor)}
+    read = dict(zip(tensors, torch.stack(list(tensors.values())).tolist(), strict=True)) if tensors else {}
+    return {k: read.get(k, v) for k, v in values.items()}
 
 
 def _to(tree: Any, device: torch.device) -> Any:

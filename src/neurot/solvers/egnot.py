@@ -45,7 +45,7 @@ from neurot.samplers import (
     Target,
     run_chain,
 )
-from neurot.solvers.base import Solver
+from neurot.solvers.base import Solver, read_scalars
 
 logger = logging.getLogger(__name__)
 
@@ -282,13 +282,13 @@ class EgNOT(Solver):
         self.target_shape, self.target_mean, self.target_std = target.shape, target.mean, target.std
         self._build(source.point_shape)
         if isinstance(self.potential, (MLPPotential, ConvPotential)):
-            loc = target.mean.to(self.device)
+            loc = target.mean
             self.potential.set_normalization(loc.flatten() if isinstance(self.potential, MLPPotential) else loc,
                                              target.std)
         if isinstance(self.potential, GaussianMixturePotential):
             n_points = max(4096, len(self.potential.means))
-            self.potential.initialize(source.sample(n_points, self.generator, self.device),
-                                      target.sample(n_points, self.generator, self.device), target.std, self.generator)
+            self.potential.initialize(source.sample(n_points, self.generator),
+                                      target.sample(n_points, self.generator), target.std, self.generator)
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
         unadjusted_step = min(config.eps, 0.1 * target.std**2)
         self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
@@ -314,8 +314,8 @@ class EgNOT(Solver):
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
         config = self.config
-        x = self.source_data.sample(config.batch_size, self.generator, self.device)
-        y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
+        x = self.source_data.sample(config.batch_size, self.generator)
+        y_pos = self.target_data.sample(config.batch_size, self.generator)
         lr = self.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -323,7 +323,7 @@ class EgNOT(Solver):
         if self.exact:
             # -L(f) = eps E_P[log Z_f(x)] - E_Q[f(y)], computed in closed form.
             loss = config.eps * self.potential.log_partition(x).mean() - f_pos.mean()
-            metrics = {"f_pos": f_pos.mean().item()}
+            metrics = {"f_pos": f_pos.mean()}
         else:
             _, y_neg, diagnostics = self._negatives(x)
             f_neg = self.potential(y_neg)
@@ -331,15 +331,15 @@ class EgNOT(Solver):
             if config.alpha:
                 penalty = (f_pos.square().mean() + f_neg.square().mean()) / (config.eps * self.target_std**2)
                 loss = loss + config.alpha * penalty
-            metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
-                       "step_size": self.kernel.step_size, **diagnostics}
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"the EgNOT loss is {loss_value}")
+            metrics = {"f_pos": f_pos.mean(), "f_neg": f_neg.mean(), "step_size": self.kernel.step_size,
+                       **diagnostics}
+        metrics = read_scalars({"loss": loss, "lr": lr, **metrics})
+        if not math.isfinite(metrics["loss"]):
+            raise FloatingPointError(f"the EgNOT loss is {metrics['loss']}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {"loss": loss_value, "lr": lr, **metrics}
+        return metrics
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -57,7 +57,7 @@ from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
 from neurot.nn import GaussianGenerator, TimeMLPPotential
-from neurot.solvers.base import Solver
+from neurot.solvers.base import Solver, read_scalars
 
 
 @dataclass
@@ -187,23 +187,23 @@ class SFEUOT(Solver):
         self.source_data, self.target_data = source, target
         self._build(source.dim)
         self.scale = max(source.std, target.std)
-        self.potential.set_normalization(((source.mean + target.mean) / 2).to(self.device), self.scale)
-        self.generator_net.set_normalization(source.mean.to(self.device), source.std)
+        self.potential.set_normalization((source.mean + target.mean) / 2, self.scale)
+        self.generator_net.set_normalization(source.mean, source.std)
         betas = (0.5, 0.9)
         self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=config.lr, betas=betas)
         self.generator_optimizer = torch.optim.Adam(self.generator_net.parameters(),
                                                     lr=config.generator_lr or config.lr, betas=betas)
 
-    def _generator_step(self, x: torch.Tensor) -> dict[str, float]:
+    def _generator_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         eps = self.config.eps
         y, log_det = self._generate(x, self.generator)
         loss = (quadratic(x, y) - self._terminal(y) - eps * log_det).mean()
         self.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.generator_optimizer.step()
-        return {"generator_loss": loss.item()}
+        return {"generator_loss": loss.detach()}
 
-    def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         config, scale4 = self.config, self.scale**4
         with torch.no_grad():
             y_gen, log_det = self._generate(x, self.generator)
@@ -214,7 +214,7 @@ class SFEUOT(Solver):
             conjugate, _ = CONJUGATES[config.psi]
             boundary = v_gen.mean() + config.tau * conjugate(-v_pos / config.tau).mean()
         loss = boundary
-        metrics = {"boundary": boundary.item()}
+        metrics = {"boundary": boundary.detach()}
         if config.alpha:
             loss = loss + config.alpha * v_pos.square().mean() / scale4
         if config.hjb_weight:
@@ -225,13 +225,13 @@ class SFEUOT(Solver):
             residual = hjb_residual(self.potential, t, points, config.eps, exact=exact, generator=self.generator)
             hjb = residual.square().mean() / scale4
             loss = loss + config.hjb_weight * hjb
-            metrics["hjb"] = hjb.item()
+            metrics["hjb"] = hjb.detach()
             with torch.no_grad():
                 v0 = self.potential(torch.zeros(n, device=self.device), x[:n])
                 d = self.dim
                 gibbs = (quadratic(x[:n], y_gen[:n]) - v_gen[:n].detach() - config.eps * log_det[:n] + v0
                          + 0.5 * d * config.eps * (math.log(config.eps) - 1))
-            metrics["gibbs_gap"] = gibbs.mean().item()
+            metrics["gibbs_gap"] = gibbs.mean()
         return loss, metrics
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
@@ -239,19 +239,20 @@ class SFEUOT(Solver):
         factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
         self.optimizer.param_groups[0]["lr"] = config.lr * factor
         self.generator_optimizer.param_groups[0]["lr"] = (config.generator_lr or config.lr) * factor
-        metrics: dict[str, float] = {}
+        metrics: dict[str, torch.Tensor] = {}
         for _ in range(config.generator_steps):
-            x = self.source_data.sample(config.batch_size, self.generator, self.device)
+            x = self.source_data.sample(config.batch_size, self.generator)
             metrics.update(self._generator_step(x))
-        x = self.source_data.sample(config.batch_size, self.generator, self.device)
-        y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
+        x = self.source_data.sample(config.batch_size, self.generator)
+        y_pos = self.target_data.sample(config.batch_size, self.generator)
         loss, potential_metrics = self._potential_loss(x, y_pos)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"the SF-EUOT potential loss is {loss.item()}")
+        values = read_scalars({"loss": loss, **potential_metrics, **metrics, "lr": config.lr * factor})
+        if not math.isfinite(values["loss"]):
+            raise FloatingPointError(f"the SF-EUOT potential loss is {values['loss']}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {"loss": loss.item(), **potential_metrics, **metrics, "lr": config.lr * factor}
+        return values
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()
