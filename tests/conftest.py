@@ -21,3 +21,15 @@ def bridge_errors():
         return {t: bw2_uvp(points, *problem.bridge_marginal(t)) for points, t in zip(path, times, strict=True)}
 
     return errors
+
+
+#: The devices of the ``device`` fixture: the CPU always, CUDA (marked ``gpu``) where a GPU is visible.
+DEVICES = ["cpu", *([pytest.param("cuda", marks=pytest.mark.gpu)] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each device the library runs on here, resolved as ``fit(device=...)`` resolves it (``cuda`` -> ``cuda:0``)."""
+    from neurot._validation import check_device
+
+    return check_device("device", request.param)

@@ -107,13 +107,21 @@ def as_points(
 
 
 def check_device(name: str, device: Any) -> torch.device:
-    """Resolve ``device`` (None, str or torch.device) and check it is usable here."""
+    """Resolve ``device`` (None, ``"auto"``, a str or a torch.device) and check it is usable here.
+
+    None is the CPU; ``"auto"`` is CUDA when available, else the CPU. A CUDA device without an index gets the
+    current one (``cuda`` -> ``cuda:0``), so that tensors, generators and the solver name their device alike.
+    """
     if device is None:
         return torch.device("cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"{name} must name a torch device such as 'cpu' or 'cuda', got {device!r}") from error
+        raise ValueError(f"{name} must name a torch device such as 'cpu', 'cuda' or 'auto', got {device!r}") from error
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{name}={device!r} but CUDA is not available on this machine")
+    if resolved.type == "cuda" and resolved.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
     return resolved

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from neurot._validation import check_int
+from neurot._validation import check_device, check_int
 from neurot.config import merge_config, read_config
 from neurot.solvers import DivergenceError
 
@@ -46,8 +46,9 @@ def _fit_example(args: argparse.Namespace) -> None:
 
     if args.config:
         raise ValueError("give either a config file or --example NAME, not both")
+    device = check_device("--device", args.device)
     metrics = run_example(args.example, args.out, overwrite=args.overwrite, steps=args.steps, seed=args.seed or 0,
-                          device=args.device or "cpu")
+                          device=device)
     print(", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items()))
     print(f"run written to {args.out}")
 
@@ -111,14 +112,16 @@ def _bench(args: argparse.Namespace) -> None:
     if args.suite == "all" and not args.data:
         print("the single-cell suite is left out: it runs on a time course given by --data", file=sys.stderr)
     grids = {name: _bench_grid(name, args, explicit=args.suite != "all") for name in names}
+    device = check_device("--device", args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, grid in grids.items():
-        rows = SUITES[name].run(grid, device=args.device, log=lambda message: print(message, file=sys.stderr))
+        rows = SUITES[name].run(grid, device=device, log=lambda message: print(message, file=sys.stderr))
         table = format_table(rows)
         print(f"\n## {name}{' (quick)' if args.quick else ''}\n\n{table}")
         record = {"suite": name, "quick": args.quick, "grid": dataclasses.asdict(grid), "rows": rows,
-                  "machine": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+                  "machine": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                  "device": str(device)}
         (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
         print(f"\nresults written to {out / (name + '.json')}")
 
@@ -190,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("config", nargs="?", help="TOML or JSON config; omitted: the built-in default example")
     fit.add_argument("--out", default="runs/default", help="run directory (default: runs/default)")
     fit.add_argument("--steps", type=int, help="training iterations (overrides the config)")
-    fit.add_argument("--device", help="torch device, e.g. cpu or cuda")
+    fit.add_argument("--device", help="torch device: cpu (default), cuda, or auto (cuda when available)")
     fit.add_argument("--seed", type=int, help="random seed")
     fit.add_argument("--example", help="run a named example instead of a config (see `neurot examples`)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
@@ -235,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--time-key", help="single-cell: the column of times of an .h5ad (obs) or CSV file")
     bench.add_argument("--key", help="single-cell: the points of an .h5ad file, an obsm entry such as X_pca")
     bench.add_argument("--eps", type=float, help="single-cell: entropic regularisation in the scaled units (0.1)")
-    bench.add_argument("--device", help="torch device")
+    bench.add_argument("--device", help="torch device: cpu (default), cuda, or auto (cuda when available)")
     bench.add_argument("--out", default="bench-results", help="directory for the JSON results")
     bench.set_defaults(run=_bench)
 

@@ -16,7 +16,7 @@ A configuration has three tables::
     [fit]                       # every key optional
     steps = 2000                # default: the solver's own (e.g. EgNOT 10000)
     seed = 0
-    device = "cpu"
+    device = "cpu"              # "cuda", or "auto": cuda when available
     log_every = 10              # metrics.jsonl gets one line per log_every steps
     checkpoint_every = 200      # steps between checkpoints in RUN_DIR/checkpoints (and one at the end)
     tensorboard = false         # also log to RUN_DIR/tensorboard (pip install 'neurot[tb]')

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from neurot._validation import check_device
 from neurot.data import DataSource
 
 
@@ -58,7 +59,7 @@ def init_from_env(device: str | None) -> tuple[str | None, bool]:
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (dist.is_available() and dist.is_initialized()):
         return device, False
-    cuda = device is not None and torch.device(device).type == "cuda"
+    cuda = check_device("device", device).type == "cuda"
     if cuda:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local_rank)
@@ -183,13 +184,6 @@ def data_parallel(owner: object, modules: dict[str, nn.Module]) -> Iterator[None
     finally:
         for name, module in swapped.items():
             setattr(owner, name, module)
-
-
-def local_device(device: torch.device) -> torch.device:
-    """``device`` with this rank's CUDA device index filled in (``cuda`` -> ``cuda:LOCAL_RANK``)."""
-    if is_distributed() and device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device
 
 
 #: Solver options that count points per step or in total over all ranks; each rank takes its share.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,19 +41,30 @@ class DataSource:
         """``D`` for vector data, else the tuple ``shape`` (what :func:`as_points` checks as ``dim``)."""
         return self.shape[0] if len(self.shape) == 1 else self.shape
 
-    def sample(
-        self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None
-    ) -> torch.Tensor:
-        """Return ``n`` points ``[n, *shape]`` on ``device``."""
+    @property
+    def device(self) -> torch.device:
+        """Where the points (and ``mean``) are held and where :meth:`sample` returns batches."""
+        return self.mean.device
+
+    def to(self, device: torch.device) -> DataSource:
+        """The source with its points and ``mean`` on ``device`` (``self`` when they are there already)."""
+        if device == self.device:
+            return self
+        points = None if self.points is None else self.points.to(device)
+        return dataclasses.replace(self, points=points, mean=self.mean.to(device))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return ``n`` points ``[n, *shape]`` on :attr:`device`; ``generator`` must be on that device."""
+        if generator is not None and generator.device != self.device:
+            raise ValueError(f"{self.name} is held on {self.device} but the generator is on {generator.device}: "
+                             "move the source to the generator's device first (DataSource.to)")
         if self.points is not None:
-            index = torch.randint(len(self.points), (n,), generator=generator, device=self.points.device)
-            batch = self.points[index]
-        else:
-            batch = as_points(f"{self.name} (the value returned by the callable)", self.draw(n),
-                              dim=self.point_shape, flat=False)
-            if batch.shape[0] != n:
-                raise ValueError(f"{self.name} callable returned {batch.shape[0]} points when asked for {n}")
-        return batch.to(device) if device is not None else batch
+            return self.points[torch.randint(len(self.points), (n,), generator=generator, device=self.device)]
+        batch = as_points(f"{self.name} (the value returned by the callable)", self.draw(n),
+                          dim=self.point_shape, flat=False)
+        if batch.shape[0] != n:
+            raise ValueError(f"{self.name} callable returned {batch.shape[0]} points when asked for {n}")
+        return batch.to(self.device)
 
 
 def as_source(name: str, data: Any, *, dim: PointShape | None = None, flat: bool = True) -> DataSource:

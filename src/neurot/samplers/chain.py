@@ -87,31 +87,33 @@ def run_chain(
 ) -> ChainResult:
     """Run ``n_steps`` of ``kernel`` on ``target`` from ``y0`` ``[n, D]``; raise :class:`ChainDivergedError` on NaN.
 
-    With an ``adapter`` the step size is adapted after every step (during training only: adaptation makes the
-    chain inexact, which training tolerates and a final draw should not). With a ``stop`` rule, ``n_steps`` is the
-    most the chains run; ``ChainResult.steps`` says how many they ran.
+    With an ``adapter`` the step size is adapted once the chains have run, by the acceptance of every step
+    (during training only: adaptation makes the chain inexact, which training tolerates and a final draw should
+    not). With a ``stop`` rule, ``n_steps`` is the most the chains run; ``ChainResult.steps`` says how many they ran.
+    The steps never wait for the device: diagnostics stay tensors until the end (a ``stop`` rule reads one number
+    per block of steps).
     """
     if kernel.needs_gaussian_part and target.gaussian is None:
         raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian)")
     with torch.profiler.record_function(PROFILE_LABEL):
-        return _run(kernel, target, y0, n_steps, generator, adapter, stop)
+        result = _run(kernel, target, y0, n_steps, generator, stop)
+    if adapter is not None:
+        adapter.update(kernel, result.acceptance, steps=result.steps)
+    return result
 
 
 def _run(
     kernel: Kernel, target: Target, y0: torch.Tensor, n_steps: int, generator: torch.Generator | None,
-    adapter: StepSizeAdapter | None, stop: EnergyPlateau | None,
+    stop: EnergyPlateau | None,
 ) -> ChainResult:
-    """The body of :func:`run_chain` (inputs checked)."""
+    """The body of :func:`run_chain` (inputs checked; no adaptation)."""
     state = target(y0)
     accepted = torch.zeros((), device=y0.device)
     block_sum, previous_block = torch.zeros_like(state.energy), None
     steps_run = 0
     for steps_run in range(1, n_steps + 1):
         state, accepted_now = kernel.step(state, target, generator)
-        rate = accepted_now.float().mean()
-        accepted = accepted + rate
-        if adapter is not None:
-            adapter.update(kernel, float(rate))
+        accepted = accepted + accepted_now.float().mean()
         if stop is None:
             continue
         block_sum += state.energy
@@ -120,21 +122,30 @@ def _run(
             if previous_block is not None and steps_run >= stop.min_steps and stop.reached(previous_block, block):
                 break
             previous_block, block_sum = block, torch.zeros_like(block_sum)
-    grad_norm = float(state.grad.flatten(1).norm(dim=1).mean())
-    energy = float(state.energy.mean())
-    if not (math.isfinite(grad_norm) and math.isfinite(energy)) or not torch.isfinite(state.y).all():
+    return _result(kernel, state, accepted, steps_run)
+
+
+def _result(kernel: Kernel, state: ChainState, accepted: torch.Tensor, steps_run: int) -> ChainResult:
+    """The chains' diagnostics, read from the device in one transfer; :class:`ChainDivergedError` on NaN or Inf."""
+    summary = torch.stack([
+        state.grad.flatten(1).norm(dim=1).mean(), state.energy.mean(), accepted.to(state.energy.dtype),
+        torch.isfinite(state.y).all().to(state.energy.dtype),
+    ])
+    grad_norm, energy, accepted_sum, finite = summary.tolist()
+    if not (math.isfinite(grad_norm) and math.isfinite(energy)) or not finite:
         raise ChainDivergedError(
             f"Langevin chain diverged (NaN/Inf) with {type(kernel).__name__} at step size {kernel.step_size:.3g}; "
             "lower the step size or the learning rate"
         )
-    acceptance = float(accepted) / steps_run if steps_run else 1.0
+    acceptance = accepted_sum / steps_run if steps_run else 1.0
     return ChainResult(state, acceptance, grad_norm, energy, steps_run)
 
 
 class StepSizeAdapter:
     """Robbins-Monro adaptation of a kernel's step size toward a target acceptance rate.
 
-    After each chain run: ``log eta <- log eta + rate * (acceptance - target)``, clipped to ``[min_step, max_step]``.
+    After a chain run of ``k`` steps: ``log eta <- log eta + rate * k * (acceptance - target)`` (``acceptance`` the
+    run's mean), clipped to ``[min_step, max_step]``.
     """
 
     def __init__(
@@ -145,9 +156,12 @@ class StepSizeAdapter:
         self.min_step = min_step
         self.max_step = max_step
 
-    def update(self, kernel: Kernel, acceptance: float) -> None:
-        """Adjust ``kernel.step_size`` in place (only meaningful for adjusted kernels)."""
+    def update(self, kernel: Kernel, acceptance: float, steps: int = 1) -> None:
+        """Adjust ``kernel.step_size`` in place after ``steps`` chain steps of mean ``acceptance``.
+
+        The move is that of ``steps`` updates of one step each at that acceptance; only adjusted kernels adapt.
+        """
         if not kernel.adjusted:
             return
-        log_step = math.log(kernel.step_size) + self.rate * (acceptance - self.target_acceptance)
+        log_step = math.log(kernel.step_size) + self.rate * steps * (acceptance - self.target_acceptance)
         kernel.step_size = min(max(math.exp(log_step), self.min_step), self.max_step)

@@ -130,10 +130,12 @@ class Solver:
         """
         source_data, target_data = self.check_fit(source, target, steps=steps, seed=seed, device=device,
                                                   checkpoint_every=checkpoint_every)
-        self.device = distributed.local_device(check_device("device", device))
+        self.device = check_device("device", device)
         callbacks = self._check_callbacks(callbacks)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir, the directory holding the checkpoints")
+        # The data lives on the solver's device from here on, as do the generator and every buffer built from it.
+        source_data, target_data = source_data.to(self.device), target_data.to(self.device)
         total = steps if steps is not None else self.config.steps
         seed = 0 if seed is None else seed
         self.generator = torch.Generator(self.device).manual_seed(seed)

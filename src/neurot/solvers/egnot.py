@@ -36,7 +36,7 @@ from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
-from neurot.optim import cosine_lr, optimizer_step
+from neurot.optim import cosine_lr, optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
     ChainDivergedError,
@@ -283,13 +283,13 @@ class EgNOT(Solver):
         self.target_shape, self.target_mean, self.target_std = target.shape, target.mean, target.std
         self._build(source.point_shape)
         if isinstance(self.potential, (MLPPotential, ConvPotential)):
-            loc = target.mean.to(self.device)
+            loc = target.mean
             self.potential.set_normalization(loc.flatten() if isinstance(self.potential, MLPPotential) else loc,
                                              target.std)
         if isinstance(self.potential, GaussianMixturePotential):
             n_points = max(4096, len(self.potential.means))
-            self.potential.initialize(source.sample(n_points, self.generator, self.device),
-                                      target.sample(n_points, self.generator, self.device), target.std, self.generator)
+            self.potential.initialize(source.sample(n_points, self.generator),
+                                      target.sample(n_points, self.generator), target.std, self.generator)
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
         unadjusted_step = min(config.eps, 0.1 * target.std**2)
         self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
@@ -315,14 +315,14 @@ class EgNOT(Solver):
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
         config = self.config
-        x = self.source_data.sample(config.batch_size, self.generator, self.device)
-        y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
+        x = self.source_data.sample(config.batch_size, self.generator)
+        y_pos = self.target_data.sample(config.batch_size, self.generator)
         lr = cosine_lr(self.optimizer, self.lr, step - 1, total)
         f_pos = self.potential(y_pos)
         if self.exact:
             # -L(f) = eps E_P[log Z_f(x)] - E_Q[f(y)], computed in closed form.
             loss = config.eps * self.potential.log_partition(x).mean() - f_pos.mean()
-            metrics = {"f_pos": f_pos.mean().item()}
+            metrics = {"f_pos": f_pos.mean()}
         else:
             _, y_neg, diagnostics = self._negatives(x)
             f_neg = self.potential(y_neg)
@@ -330,9 +330,11 @@ class EgNOT(Solver):
             if config.alpha:
                 penalty = (f_pos.square().mean() + f_neg.square().mean()) / (config.eps * self.target_std**2)
                 loss = loss + config.alpha * penalty
-            metrics = {"f_pos": f_pos.mean().item(), "f_neg": f_neg.mean().item(),
-                       "step_size": self.kernel.step_size, **diagnostics}
-        return {"loss": optimizer_step(self.optimizer, loss, "EgNOT"), "lr": lr, **metrics}
+            metrics = {"f_pos": f_pos.mean(), "f_neg": f_neg.mean(), "step_size": self.kernel.step_size,
+                       **diagnostics}
+        metrics = read_scalars({"loss": loss, "lr": lr, **metrics})
+        optimizer_step(self.optimizer, loss, "EgNOT", value=metrics["loss"])
+        return metrics
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()

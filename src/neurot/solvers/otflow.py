@@ -49,7 +49,7 @@ from neurot.bridges import check_times
 from neurot.data import DataSource
 from neurot.integrators import ODE_METHODS, integrate, time_grid
 from neurot.nn import LogitMLP, TimeScore, VelocityField, logistic_loss
-from neurot.optim import cosine_lr, optimizer_step
+from neurot.optim import cosine_lr, optimizer_step, read_scalars
 from neurot.solvers.base import Solver
 
 #: Nodes (in [0, 1]) and weights of 2-point Gauss-Legendre quadrature on one interval.
@@ -223,14 +223,14 @@ class OTFlow(Solver):
         config = self.config
         self.source_data, self.target_data = source, target
         self._build(source.dim)
-        loc = 0.5 * (source.mean + target.mean).to(self.device)
+        loc = 0.5 * (source.mean + target.mean)
         self.data_scale = math.sqrt(0.5 * (source.std**2 + target.std**2))
         for module in (self.velocity, self.time_score):
             module.set_normalization(loc, self.data_scale)
         self.classifiers = {}
         for direction, data in (("forward", target), ("backward", source)):
             classifier = LogitMLP(source.dim, config.classifier_hidden, config.activation).to(self.device)
-            classifier.set_normalization(data.mean.to(self.device), data.std)
+            classifier.set_normalization(data.mean, data.std)
             self.classifiers[direction] = (classifier, torch.optim.Adam(classifier.parameters(),
                                                                         lr=config.classifier_lr))
         self.flow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.lr)
@@ -244,8 +244,8 @@ class OTFlow(Solver):
     def _coupled_block(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh ``x_0, x_1 [coupling_size, D]`` from P and Q, paired by the exact OT assignment."""
         size = self.config.coupling_size
-        x0 = self.source_data.sample(size, self.generator, self.device)
-        x1 = self.target_data.sample(size, self.generator, self.device)
+        x0 = self.source_data.sample(size, self.generator)
+        x1 = self.target_data.sample(size, self.generator)
         return x0, x1[torch.as_tensor(ot_assignment(x0, x1), device=self.device)]
 
     def _phase_bounds(self, total: int) -> tuple[int, int]:
@@ -266,8 +266,8 @@ class OTFlow(Solver):
     def _warmup_step(self, index: int, length: int) -> dict[str, float]:
         config, generator = self.config, self.generator
         if self.pairs is None:
-            x0 = self.source_data.sample(config.batch_size, generator, self.device)
-            x1 = self.target_data.sample(config.batch_size, generator, self.device)
+            x0 = self.source_data.sample(config.batch_size, generator)
+            x1 = self.target_data.sample(config.batch_size, generator)
         else:
             starts, ends = self.pairs.starts, self.pairs.ends  # [n_blocks, coupling_size, D]
             refresh = max(1, round(config.pair_reuse * config.coupling_size / config.batch_size))
@@ -294,24 +294,25 @@ class OTFlow(Solver):
         start_data, end_data = (self.source_data, self.target_data) if forward else (self.target_data,
                                                                                      self.source_data)
         classifier, optimizer = self.classifiers["forward" if forward else "backward"]
-        start = start_data.sample(config.batch_size, generator, self.device)
+        start = start_data.sample(config.batch_size, generator)
         path, times = self._path(start, 0.0, 1.0) if forward else self._path(start, 1.0, 0.0)
         pushed = path[-1]
         for _ in range(config.classifier_steps):
-            real = end_data.sample(config.batch_size, generator, self.device)
+            real = end_data.sample(config.batch_size, generator)
             class_loss = logistic_loss(classifier(real), classifier(pushed.detach()))
-            optimizer_step(optimizer, class_loss, "OTFlow classifier")
+            class_value = optimizer_step(optimizer, class_loss, "OTFlow classifier")
         classifier.requires_grad_(False)
         kl = -classifier(pushed).mean()
         classifier.requires_grad_(True)
         kinetic = kinetic_energy(path, times).mean()
         loss = kl + config.gamma * kinetic / self.data_scale**2
-        loss_value = optimizer_step(self.flow_optimizer, loss, "OTFlow refinement")
-        return {"loss": loss_value, "phase": 1.0, "kl": kl.item(), "kinetic": kinetic.item(),
-                "classifier_loss": class_loss.item(), "direction": 1.0 if forward else -1.0}
+        value = optimizer_step(self.flow_optimizer, loss, "OTFlow refinement")
+        return read_scalars({"loss": value, "phase": 1.0, "kl": kl, "kinetic": kinetic, "classifier_loss": class_value,
+                             "direction": 1.0 if forward else -1.0})
 
-    def _ratio_grid(self) -> torch.Tensor:
-        return time_grid(0.0, 1.0, self.config.ratio_intervals).to(self.device)
+    def _ratio_times(self) -> list[float]:
+        """The snapshot times ``s_0 < ... < s_L`` of the density-ratio phase, on the host."""
+        return time_grid(0.0, 1.0, self.config.ratio_intervals).tolist()
 
     def _interval_logits(self, x: torch.Tensor, start: float, end: float) -> torch.Tensor:
         """``integral_start^end r(x, s) ds`` by 2-point Gauss-Legendre: ``[n]``."""
@@ -320,18 +321,18 @@ class OTFlow(Solver):
 
     def _ratio_step(self, index: int, length: int) -> dict[str, float]:
         config, generator = self.config, self.generator
-        grid = self._ratio_grid()
+        times = self._ratio_times()
+        grid = torch.tensor(times, device=self.device)
         half = max(1, config.batch_size // 2)
-        x0 = self.source_data.sample(half, generator, self.device)
-        x1 = self.target_data.sample(half, generator, self.device)
+        x0 = self.source_data.sample(half, generator)
+        x1 = self.target_data.sample(half, generator)
         with torch.no_grad():
             forward = self._integrate(x0, grid, steps=self._grid_steps())
             backward = self._integrate(x1, grid.flip(0), steps=self._grid_steps()).flip(0)
-        forward[-1] = self.target_data.sample(half, generator, self.device)
-        backward[0] = self.source_data.sample(half, generator, self.device)
+        forward[-1] = self.target_data.sample(half, generator)
+        backward[0] = self.source_data.sample(half, generator)
         snapshots = torch.cat([forward, backward], dim=1)
         lr = cosine_lr(self.ratio_optimizer, config.ratio_lr, index, length)
-        times = grid.tolist()
         loss = sum(logistic_loss(self._interval_logits(snapshots[k], times[k - 1], times[k]),
                                  self._interval_logits(snapshots[k - 1], times[k - 1], times[k]))
                    for k in range(1, len(times)))
@@ -403,7 +404,7 @@ class OTFlow(Solver):
     def log_density_ratio(self, x: Any) -> torch.Tensor:
         """Estimate of ``log q(x) - log p(x)`` for points ``x [n, D]``: ``integral_0^1 r(x, s) ds``, ``[n]``."""
         points = self._points("x", x)
-        times = self._ratio_grid().tolist()
+        times = self._ratio_times()
         return sum(self._interval_logits(points, times[k - 1], times[k]) for k in range(1, len(times)))
 
     def sample(self, x: Any, n_per_x: int | None = None, *, seed: int | None = None) -> torch.Tensor:

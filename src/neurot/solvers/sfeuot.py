@@ -57,7 +57,7 @@ from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
 from neurot.nn import GaussianGenerator, TimeMLPPotential
-from neurot.optim import cosine_lr, optimizer_step
+from neurot.optim import cosine_lr, optimizer_step, read_scalars
 from neurot.solvers.base import Solver
 
 
@@ -188,20 +188,20 @@ class SFEUOT(Solver):
         self.source_data, self.target_data = source, target
         self._build(source.dim)
         self.scale = max(source.std, target.std)
-        self.potential.set_normalization(((source.mean + target.mean) / 2).to(self.device), self.scale)
-        self.generator_net.set_normalization(source.mean.to(self.device), source.std)
+        self.potential.set_normalization((source.mean + target.mean) / 2, self.scale)
+        self.generator_net.set_normalization(source.mean, source.std)
         betas = (0.5, 0.9)
         self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=config.lr, betas=betas)
         self.generator_optimizer = torch.optim.Adam(self.generator_net.parameters(),
                                                     lr=config.generator_lr or config.lr, betas=betas)
 
-    def _generator_step(self, x: torch.Tensor) -> dict[str, float]:
+    def _generator_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         eps = self.config.eps
         y, log_det = self._generate(x, self.generator)
         loss = (quadratic(x, y) - self._terminal(y) - eps * log_det).mean()
         return {"generator_loss": optimizer_step(self.generator_optimizer, loss, "SF-EUOT generator")}
 
-    def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         config, scale4 = self.config, self.scale**4
         with torch.no_grad():
             y_gen, log_det = self._generate(x, self.generator)
@@ -212,7 +212,7 @@ class SFEUOT(Solver):
             conjugate, _ = CONJUGATES[config.psi]
             boundary = v_gen.mean() + config.tau * conjugate(-v_pos / config.tau).mean()
         loss = boundary
-        metrics = {"boundary": boundary.item()}
+        metrics = {"boundary": boundary.detach()}
         if config.alpha:
             loss = loss + config.alpha * v_pos.square().mean() / scale4
         if config.hjb_weight:
@@ -223,13 +223,13 @@ class SFEUOT(Solver):
             residual = hjb_residual(self.potential, t, points, config.eps, exact=exact, generator=self.generator)
             hjb = residual.square().mean() / scale4
             loss = loss + config.hjb_weight * hjb
-            metrics["hjb"] = hjb.item()
+            metrics["hjb"] = hjb.detach()
             with torch.no_grad():
                 v0 = self.potential(torch.zeros(n, device=self.device), x[:n])
                 d = self.dim
                 gibbs = (quadratic(x[:n], y_gen[:n]) - v_gen[:n].detach() - config.eps * log_det[:n] + v0
                          + 0.5 * d * config.eps * (math.log(config.eps) - 1))
-            metrics["gibbs_gap"] = gibbs.mean().item()
+            metrics["gibbs_gap"] = gibbs.mean()
         return loss, metrics
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
@@ -238,13 +238,14 @@ class SFEUOT(Solver):
         cosine_lr(self.generator_optimizer, config.generator_lr or config.lr, step - 1, total)
         metrics: dict[str, float] = {}
         for _ in range(config.generator_steps):
-            x = self.source_data.sample(config.batch_size, self.generator, self.device)
+            x = self.source_data.sample(config.batch_size, self.generator)
             metrics.update(self._generator_step(x))
-        x = self.source_data.sample(config.batch_size, self.generator, self.device)
-        y_pos = self.target_data.sample(config.batch_size, self.generator, self.device)
+        x = self.source_data.sample(config.batch_size, self.generator)
+        y_pos = self.target_data.sample(config.batch_size, self.generator)
         loss, potential_metrics = self._potential_loss(x, y_pos)
-        loss_value = optimizer_step(self.optimizer, loss, "SF-EUOT potential")
-        return {"loss": loss_value, **potential_metrics, **metrics, "lr": lr}
+        values = read_scalars({"loss": loss, **potential_metrics, **metrics, "lr": lr})
+        optimizer_step(self.optimizer, loss, "SF-EUOT potential", value=values["loss"])
+        return values
 
     # -- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()
