@@ -21,7 +21,7 @@ LOCAL_BATCH = 32
 SOLVERS = {
     "egnot": lambda batch: neurot.EgNOT(eps=0.5, hidden=(16, 16), batch_size=batch, buffer_size=3 * batch,
                                         langevin_steps=3),  # batch and buffer are global: halved per rank
-    "egnot_gmm": lambda batch: neurot.EgNOT(eps=0.5, potential="gmm", n_components=3, batch_size=batch),
+    "lightsb": lambda batch: neurot.LightSB(eps=0.5, n_components=3, batch_size=batch),
     "sfeuot": lambda batch: neurot.SFEUOT(eps=0.5, hidden=(16, 16), generator_hidden=(16,), batch_size=batch),
     "otflow": lambda batch: neurot.OTFlow(hidden=(16, 16), classifier_hidden=(8,), ratio_hidden=(8,),
                                           batch_size=batch, ode_steps=3, warmup_steps=4, refine_steps=4,
@@ -45,7 +45,7 @@ def main(out):
     report = {}
     try:
         with pytest.raises(ValueError, match="batch_size = 33 .* divisible by the 2 processes"):
-            SOLVERS["egnot_gmm"](33).fit(*data(), steps=1)
+            SOLVERS["lightsb"](33).fit(*data(), steps=1)
         shard, split_stream = distributed.shard, distributed.split_stream
         distributed.shard = lambda source: source
         distributed.split_stream = lambda *args: None

@@ -20,7 +20,7 @@ from neurot.checkpoint import (
 
 TINY = {
     "egnot": lambda: neurot.EgNOT(eps=0.5, hidden=(16, 16), batch_size=32, buffer_size=100, langevin_steps=3),
-    "egnot_gmm": lambda: neurot.EgNOT(eps=0.5, potential="gmm", n_components=3, batch_size=32),
+    "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16, 16), generator_hidden=(16,), batch_size=32),
     "otflow": lambda: neurot.OTFlow(hidden=(16, 16), classifier_hidden=(8,), ratio_hidden=(8,), batch_size=32,
                                     ode_steps=3, warmup_steps=6, refine_steps=6, ratio_steps=6),
@@ -114,30 +114,30 @@ def test_killed_and_resumed_run_ends_with_the_same_weights(kind, data, tmp_path)
 
 
 def test_resume_without_a_checkpoint_starts_from_scratch(data, tmp_path):
-    fresh = TINY["egnot_gmm"]().fit(*data, steps=5, seed=0)
-    resumed = TINY["egnot_gmm"]().fit(*data, steps=5, seed=0, checkpoint_dir=tmp_path / "none", resume=True)
+    fresh = TINY["lightsb"]().fit(*data, steps=5, seed=0)
+    resumed = TINY["lightsb"]().fit(*data, steps=5, seed=0, checkpoint_dir=tmp_path / "none", resume=True)
     assert resumed.history == fresh.history
 
 
 def test_resume_refuses_another_run(data, tmp_path):
-    TINY["egnot_gmm"]().fit(*data, steps=4, seed=0, checkpoint_dir=tmp_path, checkpoint_every=2)
+    TINY["lightsb"]().fit(*data, steps=4, seed=0, checkpoint_dir=tmp_path, checkpoint_every=2)
     with pytest.raises(ValueError, match="another run: total = 4 there, 6 here"):
-        TINY["egnot_gmm"]().fit(*data, steps=6, seed=0, checkpoint_dir=tmp_path, resume=True)
-    with pytest.raises(ValueError, match="another run: solver = 'egnot' there, 'sfeuot' here"):
+        TINY["lightsb"]().fit(*data, steps=6, seed=0, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="another run: solver = 'lightsb' there, 'sfeuot' here"):
         TINY["sfeuot"]().fit(*data, steps=4, seed=0, checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
-        TINY["egnot_gmm"]().fit(*data, steps=4, resume=True)
+        TINY["lightsb"]().fit(*data, steps=4, resume=True)
 
 
 def test_a_callback_stop_is_checkpointed(data, tmp_path):
-    TINY["egnot_gmm"]().fit(*data, steps=10, seed=0, checkpoint_dir=tmp_path, checkpoint_every=4,
+    TINY["lightsb"]().fit(*data, steps=10, seed=0, checkpoint_dir=tmp_path, checkpoint_every=4,
                             callbacks=[lambda solver, step, metrics: step == 6])
     assert [s for s, _ in checkpoint_steps(tmp_path)] == [4, 6]
 
 
 @pytest.mark.parametrize("damage", ["truncate_weights", "garbage_config", "wrong_shapes"])
 def test_a_damaged_model_directory_is_a_clear_error(damage, data, tmp_path):
-    solver = TINY["egnot_gmm"]().fit(*data, steps=2)
+    solver = TINY["lightsb"]().fit(*data, steps=2)
     solver.save(tmp_path / "model")
     weights, config = tmp_path / "model" / "weights.safetensors", tmp_path / "model" / "config.json"
     if damage == "truncate_weights":
@@ -149,12 +149,12 @@ def test_a_damaged_model_directory_is_a_clear_error(damage, data, tmp_path):
         meta["config"]["n_components"] = 7
         config.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"weights.safetensors is not a readable|not a neurot model|does not fit"):
-        neurot.EgNOT.load(tmp_path / "model")
+        neurot.LightSB.load(tmp_path / "model")
 
 
 def test_a_fresh_run_replaces_the_checkpoints_of_an_earlier_one(data, tmp_path):
-    TINY["egnot_gmm"]().fit(*data, steps=8, seed=0, checkpoint_dir=tmp_path, checkpoint_every=4)
+    TINY["lightsb"]().fit(*data, steps=8, seed=0, checkpoint_dir=tmp_path, checkpoint_every=4)
     with pytest.raises(Crash):
-        TINY["egnot_gmm"]().fit(*data, steps=8, seed=0, checkpoint_dir=tmp_path, checkpoint_every=2,
+        TINY["lightsb"]().fit(*data, steps=8, seed=0, checkpoint_dir=tmp_path, checkpoint_every=2,
                                 callbacks=[crash_at(3)])
     assert [s for s, _ in checkpoint_steps(tmp_path)] == [2]

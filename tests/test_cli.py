@@ -66,10 +66,12 @@ def test_sample_reads_tables_and_writes_exactly_the_named_file(default_run, tmp_
     assert not (tmp_path / "z.csv").exists() and not (tmp_path / "y.npy").exists()
 
 
-def test_plot_command(default_run):
+def test_plot_command(default_run, tmp_path):
     (default_run / "figure.png").unlink()
     assert main(["plot", str(default_run)]) == 0
     assert (default_run / "figure.png").exists()
+    assert main(["plot", str(default_run), "--out", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").stat().st_size > 10_000
 
 
 def test_toml_config_with_files(tmp_path):

@@ -18,7 +18,7 @@ from neurot.samplers import MALA, StepSizeAdapter, Target, run_chain
 TINY = {
     "egnot": lambda: neurot.EgNOT(eps=0.5, hidden=(16,), batch_size=32, buffer_size=64, langevin_steps=3,
                                   sample_steps=5),
-    "egnot-gmm": lambda: neurot.EgNOT(eps=0.5, potential="gmm", n_components=3, batch_size=32),
+    "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16,), generator_hidden=(16,), batch_size=32),
     "otflow": lambda: neurot.OTFlow(hidden=(16,), classifier_hidden=(8,), ratio_hidden=(8,), batch_size=32,
                                     ode_steps=3, warmup_steps=2, refine_steps=2, ratio_steps=2, coupling_size=32,
@@ -69,7 +69,7 @@ def test_fit_sample_evaluate_save_load_and_resume_on_the_device(kind, device, tm
 def test_auto_picks_cuda_when_there_is_one_and_the_cpu_otherwise(tmp_path):
     expected = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     assert check_device("device", "auto") == expected
-    solver = TINY["egnot-gmm"]().fit(X, Y, steps=2, device="auto")
+    solver = TINY["lightsb"]().fit(X, Y, steps=2, device="auto")
     assert solver.device == expected
     solver.save(tmp_path / "model")
     assert neurot.load(tmp_path / "model", device="auto").device == expected

@@ -86,14 +86,15 @@ def _sample(args: argparse.Namespace) -> None:
 def _plot(args: argparse.Namespace) -> None:
     from neurot.config import read_config as read
     from neurot.plotting import plot_run
-    from neurot.runs import FIGURE_FILE, RUN_CONFIG, load_data, load_run
+    from neurot.runs import FIGURE_FILE, RUN_CONFIG, load_data, load_run, read_metrics
 
     run_dir = Path(args.run_dir)
     config = read(run_dir / RUN_CONFIG)
     if "example" in config:
         raise ValueError(f"{run_dir} is a run of the example {config['example']!r}: its figure is figure.png")
     data = load_data(config["data"])
-    path = plot_run(load_run(run_dir), data.source, data.target, run_dir / FIGURE_FILE)
+    path = plot_run(load_run(run_dir), data.source, data.target, args.out or run_dir / FIGURE_FILE,
+                    history=read_metrics(run_dir))
     print(f"figure written to {path}")
 
 
@@ -242,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="bench-results", help="directory for the JSON results")
     bench.set_defaults(run=_bench)
 
-    plot = commands.add_parser("plot", help="redraw a run's figure")
+    plot = commands.add_parser("plot", help="redraw a run's figure: data, conditionals, paths, loss curve")
     plot.add_argument("run_dir")
+    plot.add_argument("--out", help="the PNG to write (default: RUN_DIR/figure.png)")
     plot.set_defaults(run=_plot)
     return parser
 

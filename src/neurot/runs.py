@@ -196,6 +196,13 @@ class MetricsWriter:
             self.board.close()
 
 
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """The lines of a run's ``metrics.jsonl`` (none when it has none), without a line cut short by a crash."""
+    path = Path(run_dir) / METRICS_FILE
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if _logged_step(line) < math.inf]
+
+
 def _logged_step(line: str) -> float:
     """The step of a metrics line; infinity for a line cut short by a crash (it is dropped)."""
     try:

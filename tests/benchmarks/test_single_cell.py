@@ -51,8 +51,8 @@ ROW_SCORES = ("energy", "floor", "start_day", "end_day", "pushforward", "floor_e
 
 
 def test_rows_of_the_quick_solvers(toy):
-    rows = single_cell_suite(toy_grid(toy, "egnot-gmm", "sfeuot", "sinkhorn"))
-    assert [row["solver"] for row in rows] == ["egnot-gmm", "sfeuot", "sinkhorn"]
+    rows = single_cell_suite(toy_grid(toy, "lightsb", "sfeuot", "sinkhorn"))
+    assert [row["solver"] for row in rows] == ["lightsb", "sfeuot", "sinkhorn"]
     for row in rows:
         assert row["dim"] == 5 and row["day"] == 1.0 and row["t"] == 0.5 and row["eps"] == 0.1
         assert row["published_lightsb"] is None

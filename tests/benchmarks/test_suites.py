@@ -7,7 +7,7 @@ from neurot.benchmarks.unbalanced_suite import UnbalancedGrid, unbalanced_suite
 
 
 def test_gaussian_suite_tiny_grid():
-    grid = Grid(dims=(2,), eps=(1.0,), solvers=("egnot-gmm",), n_train=2000, n_test=2000, n_conditional=(10, 200))
+    grid = Grid(dims=(2,), eps=(1.0,), solvers=("lightsb",), n_train=2000, n_test=2000, n_conditional=(10, 200))
     rows = gaussian_suite(grid)
     assert len(rows) == 1
     row = rows[0]
@@ -16,11 +16,11 @@ def test_gaussian_suite_tiny_grid():
         assert np.isfinite(row[key]) and row[key] >= 0
     table = format_table(rows)
     assert table.splitlines()[0].startswith("| solver | D | eps | plan BW2-UVP %")
-    assert "egnot-gmm" in table
+    assert "lightsb" in table
 
 
 def test_mixture_suite_tiny_grid():
-    grid = Grid(dims=(2,), eps=(10.0,), solvers=("egnot-gmm",), n_train=2000, n_conditional=(20, 200))
+    grid = Grid(dims=(2,), eps=(10.0,), solvers=("lightsb",), n_train=2000, n_conditional=(20, 200))
     (row,) = mixture_suite(grid)
     assert row["published_lightsb"] == 0.07 and row["floor_cbw2_uvp"] > 0
     assert np.isfinite(row["cbw2_uvp"])

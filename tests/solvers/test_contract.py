@@ -10,7 +10,7 @@ import neurot
 
 SMALL = {
     "egnot": lambda: neurot.EgNOT(eps=0.5, hidden=(16,), batch_size=32, sample_steps=5),
-    "egnot-gmm": lambda: neurot.EgNOT(eps=0.5, potential="gmm", n_components=3, batch_size=32),
+    "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, hidden=(16,), generator_hidden=(16,), batch_size=32),
     "otflow": lambda: neurot.OTFlow(hidden=(16,), ratio_hidden=(16,), batch_size=32, warmup_steps=5, refine_steps=0,
                                     ratio_steps=2, coupling_size=32, coupled_pairs=128),

@@ -81,7 +81,7 @@ def test_balanced_plan_carries_the_outliers_along():
     after 100 (Adam lags behind log-weights that span hundreds at eps = 0.1), 1.08 % after 2000; required: within
     [0.75 %, 3 %], against at most 0.5 % for the unbalanced solver above."""
     x, y, outlier = outlier_data()
-    solver = neurot.EgNOT(eps=0.1, potential="gmm").fit(x, y, steps=100, seed=0)
+    solver = neurot.LightSB(eps=0.1).fit(x, y, steps=100, seed=0)
     samples = solver.sample(np.random.default_rng(1).standard_normal((20_000, 2)), seed=1).numpy()
     near = np.linalg.norm(samples - np.array([8.0, 8.0]), axis=1) < 3.0
     assert 0.0075 <= near.mean() <= 0.03 and 0.015 < outlier.mean() < 0.025

@@ -43,6 +43,12 @@ def _egnot(**options: Any) -> Callable[[float], Any]:
     return make
 
 
+def _lightsb(eps: float):
+    from neurot.solvers import LightSB
+
+    return LightSB(eps=eps)
+
+
 def _sfeuot(eps: float):
     from neurot.solvers import SFEUOT
 
@@ -59,7 +65,7 @@ def _otflow(eps: float):
 #: Solvers the suites can run, by name: ``eps -> unfitted solver``.
 SOLVERS: dict[str, Callable[[float], Any]] = {
     "egnot": _egnot(),
-    "egnot-gmm": _egnot(potential="gmm"),
+    "lightsb": _lightsb,
     "sfeuot": _sfeuot,
     "otflow": _otflow,
 }
@@ -182,8 +188,8 @@ _EXACT_FLOORS = [("cbw2_uvp", "cBW2-UVP %"), ("floor_cbw2_uvp", "floor")]
 SUITES: dict[str, Suite] = {
     "gaussian": Suite(
         gaussian_suite,
-        Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm", "sfeuot"), n_test=100_000),
-        Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot", "egnot-gmm"), n_test=10_000),
+        Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot", "lightsb", "sfeuot"), n_test=100_000),
+        Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot", "lightsb"), n_test=10_000),
         [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("plan_bw2_uvp", "plan BW2-UVP %"),
          ("floor_plan_bw2_uvp", "floor"), ("paper_egnot_plan_bw2_uvp", "paper EgNOT"),
          ("target_bw2_uvp", "target BW2-UVP %"), ("floor_target_bw2_uvp", "floor"), *_EXACT_FLOORS,
@@ -192,9 +198,9 @@ SUITES: dict[str, Suite] = {
     ),
     "mixture": Suite(
         mixture_suite,
-        Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm", "egnot", "sfeuot"),
+        Grid(dims=(2, 16, 64, 128), eps=(0.1, 1.0, 10.0), solvers=("lightsb", "egnot", "sfeuot"),
              n_conditional=(1000, 1000)),
-        Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("egnot-gmm",), n_conditional=(1000, 1000)),
+        Grid(dims=(2, 16), eps=(0.1, 1.0, 10.0), solvers=("lightsb",), n_conditional=(1000, 1000)),
         [("solver", "solver"), ("dim", "D"), ("eps", "eps"), *_EXACT_FLOORS,
          ("published_lightsb", "LightSB (published)"), ("published_best_before_lightsb", "best before LightSB"),
          ("fit_seconds", "fit s"), ("sample_seconds", "sample s")],
@@ -203,7 +209,7 @@ SUITES: dict[str, Suite] = {
     "unbalanced": Suite(
         unbalanced_suite,
         UnbalancedGrid(),
-        UnbalancedGrid(taus=(1.0,), psis=("kl",), solvers=("sfeuot", "egnot-gmm"), n_train=10_000, n_test=10_000,
+        UnbalancedGrid(taus=(1.0,), psis=("kl",), solvers=("sfeuot", "lightsb"), n_train=10_000, n_test=10_000,
                        steps=1000),
         [("case", "case"), ("solver", "solver"), ("eps", "eps"), ("tau", "tau"), ("psi", "psi"),
          ("mean_error", "target mean err"), ("cov_error", "target cov err"), ("plan_bw2_uvp", "plan BW2-UVP %"),
@@ -222,8 +228,8 @@ SUITES: dict[str, Suite] = {
     ),
     "single-cell": Suite(
         single_cell_suite,
-        SingleCellGrid(solvers=("egnot", "egnot-gmm", "sfeuot", "otflow", "sinkhorn")),
-        SingleCellGrid(solvers=("egnot-gmm", "sfeuot", "sinkhorn")),
+        SingleCellGrid(solvers=("egnot", "lightsb", "sfeuot", "otflow", "sinkhorn")),
+        SingleCellGrid(solvers=("lightsb", "sfeuot", "sinkhorn")),
         [("solver", "solver"), ("dim", "D"), ("eps", "eps"), ("day", "day"), ("energy", "energy"),
          ("floor", "floor"), ("start_day", "start day"), ("end_day", "end day"),
          ("published_lightsb", "LightSB (published)"), ("published_sinkhorn", "Sinkhorn"),

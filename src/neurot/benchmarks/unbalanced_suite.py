@@ -46,7 +46,7 @@ class UnbalancedGrid:
 
     taus: Sequence[float] = (0.3, 1.0, 5.0)
     psis: Sequence[str] = ("kl", "chi2", "softplus")
-    solvers: Sequence[str] = ("sfeuot", "egnot", "egnot-gmm")
+    solvers: Sequence[str] = ("sfeuot", "egnot", "lightsb")
     outlier_eps: float = 0.1
     n_train: int = 20_000
     n_test: int = 20_000

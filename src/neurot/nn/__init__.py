@@ -3,7 +3,6 @@
 from neurot.nn.classifier import LogitMLP, logistic_loss
 from neurot.nn.conv import ConvClassifier, ConvPotential
 from neurot.nn.generator import GaussianGenerator
-from neurot.nn.gmm import GaussianMixturePotential
 from neurot.nn.mlp import MLPPotential, NormalizedMLP
 from neurot.nn.time_mlp import TimeMLPPotential, TimeScore, VelocityField
 
@@ -11,7 +10,6 @@ __all__ = [
     "ConvClassifier",
     "ConvPotential",
     "GaussianGenerator",
-    "GaussianMixturePotential",
     "LogitMLP",
     "MLPPotential",
     "NormalizedMLP",

@@ -8,10 +8,11 @@ from torch import nn
 from neurot.io import CONFIG_FILE, read_json
 from neurot.solvers.base import DivergenceError, NotFittedError, Solver
 from neurot.solvers.egnot import EgNOT, EgNOTConfig
+from neurot.solvers.lightsb import LightSB, LightSBConfig
 from neurot.solvers.otflow import OTFlow, OTFlowConfig
 from neurot.solvers.sfeuot import SFEUOT, SFEUOTConfig
 
-SOLVERS: dict[str, type[Solver]] = {solver.name: solver for solver in (EgNOT, SFEUOT, OTFlow)}
+SOLVERS: dict[str, type[Solver]] = {solver.name: solver for solver in (EgNOT, LightSB, SFEUOT, OTFlow)}
 
 
 def load(path: str | Path, device: str | torch.device | None = None, **modules: nn.Module) -> Solver:
@@ -32,6 +33,8 @@ __all__ = [
     "DivergenceError",
     "EgNOT",
     "EgNOTConfig",
+    "LightSB",
+    "LightSBConfig",
     "NotFittedError",
     "OTFlow",
     "OTFlowConfig",

@@ -34,8 +34,7 @@ from neurot._validation import (
 )
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
-from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
-from neurot.nn.gmm import COVARIANCES
+from neurot.nn import ConvPotential, MLPPotential
 from neurot.optim import cosine_lr, optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
@@ -57,25 +56,16 @@ class EgNOTConfig:
 
     Attributes:
         eps: entropic regularisation (``eps KL(pi || P x Q)``).
-        potential: ``"mlp"``, ``"conv"`` (images ``[N, C, H, W]``: :class:`neurot.nn.ConvPotential`), ``"gmm"``
-            (``exp(f / eps)`` a Gaussian mixture of ``n_components``: the loss is then exact and sampling needs no
-            MCMC, the LightSB parametrisation; quadratic cost only) or any ``nn.Module`` ``[n, ...] -> [n]`` (one that
-            also has ``log_partition(x)`` and ``sample_conditional(x, generator)`` is used exactly with the quadratic
-            cost).
+        potential: ``"mlp"``, ``"conv"`` (images ``[N, C, H, W]``: :class:`neurot.nn.ConvPotential`) or any
+            ``nn.Module`` ``[n, ...] -> [n]``. (A Gaussian-mixture potential, with exact loss and sampling, is the
+            solver :class:`neurot.LightSB`; ``EgNOT(eps, potential="gmm", ...)`` returns one.)
         hidden, activation: widths and activation of the MLP potential (activation also of the conv potential);
             channels: of the conv potential's layers.
-        n_components, covariance: the mixture potential's components (``None``: 50 up to ``D = 16``, 10 above)
-            and their covariances, ``"full"`` (``S_k = L_k L_k^T``), ``"diag"`` or ``"auto"`` (full up to
-            ``D = 16``, diagonal above, as LightSB used 10 diagonal components at D = 50-1000: a full one costs
-            ``O(D^3)`` per component and step, about an hour for a D = 50 fit).
         cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
-        steps, batch_size, lr: training iterations (None: 5000 for the mixture, 10000 otherwise), batch size, Adam
-            learning rate, cosine-decayed to 0 (None: 1e-3 for the MLP, which normalises its inputs by the target's
-            mean and scale, 1e-2 for the mixture). The accuracy comes at the end of the decay, where the potential's
-            gradient noise fades: D = 16 Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP 0.24 / 0.14 / 0.13 %
-            after 2000 iterations (20k test inputs) and 0.092 / 0.044 / 0.049 % after 10000 (100k test inputs,
-            as the paper, whose numbers are 0.2 / 0.1 / 0.09), in about 5 minutes of a 2-core CPU.
+        steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (the
+            networks normalise their inputs by the target's mean and scale). The accuracy comes at the end of the
+            decay, where the potential's gradient noise fades (BENCHMARKS.md: accuracy against iterations).
         alpha: weight of ``mean(f^2) / (eps scale^2)`` over both batches (``scale``: the target's std), keeping the
             energy bounded (0 disables it). The penalty pulls ``f`` toward 0 against the dual, whose curvature in
             ``f`` is of order ``1 / eps``: so scaled, its bias on the plan does not grow as ``eps`` shrinks (with
@@ -87,9 +77,7 @@ class EgNOTConfig:
         sample_stop: stop sampling chains early, once their mean energy no longer drifts
             (:class:`neurot.samplers.EnergyPlateau`; ``sample_steps`` is then the most they run). Safe when the
             chains need not cross between modes of ``pi_f(. | x)``, which a fixed number of steps does not ensure
-            either; not used with ``anneal < 1``. On the D = 16 Gaussian and D = 2 mixture benchmarks the chains
-            stopped after 75-100 steps, 3-4x faster at the same accuracy but for one cell (eps = 10: plan
-            BW2-UVP 0.053 instead of 0.049 %).
+            either; not used with ``anneal < 1``. Its speed and accuracy on the benchmarks: BENCHMARKS.md.
         step_size: initial Langevin step ``eta`` (None: ``eps``, capped by the target's variance for plain ULA);
             adjusted kernels adapt it toward ``target_acceptance`` during training.
         buffer_size, buffer_prob: replay buffer of ``(x, y)`` chain states; each training chain restarts from it
@@ -111,13 +99,11 @@ class EgNOTConfig:
     potential: Any = "mlp"
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
-    n_components: int | None = None
-    covariance: str = "auto"
     cost: Any = "quadratic"
     channels: tuple[int, ...] = (32, 64, 64)
-    steps: int | None = None
+    steps: int = 10_000
     batch_size: int = 1024
-    lr: float | None = None
+    lr: float = 1e-3
     alpha: float = 1e-4
     sampler: str = "auto"
     langevin_steps: int = 10
@@ -136,7 +122,6 @@ class EgNOTConfig:
         check_positive("eps", self.eps)
         if not isinstance(self.potential, nn.Module):
             check_choice("potential", self.potential, POTENTIALS)
-        check_choice("covariance", self.covariance, ["auto", *COVARIANCES])
         quadratic = is_quadratic(resolve_cost(self.cost))
         if quadratic:
             self.cost = "quadratic"
@@ -144,21 +129,16 @@ class EgNOTConfig:
         if not quadratic and KERNELS.get(self.sampler, KERNELS["mala"]).needs_gaussian_part:
             raise ValueError(f"sampler={self.sampler!r} integrates the Gaussian factor of the quadratic cost; "
                              "with another cost use 'mala' (the default) or 'ula'")
-        if not quadratic and self.potential == "gmm":
-            raise ValueError("potential='gmm' is exact for the quadratic cost only; use 'mlp' or 'conv' with this cost")
         check_choice("start", self.start, ["auto", "source", "target"])
         check_positive("start_noise", self.start_noise, allow_none=True)
         check_positive("anneal", self.anneal)
         if self.anneal > 1:
             raise ValueError(f"anneal must be in (0, 1], got {self.anneal!r}")
-        if self.steps is None:
-            self.steps = 5000 if self.potential == "gmm" else 10_000
         for name in ("steps", "batch_size", "buffer_size"):
             check_int(name, getattr(self, name))
-        check_int("n_components", self.n_components, allow_none=True)
         for name in ("langevin_steps", "sample_steps", "step_backoff"):
             check_int(name, getattr(self, name), minimum=0)
-        check_positive("lr", self.lr, allow_none=True)
+        check_positive("lr", self.lr)
         check_positive("step_size", self.step_size, allow_none=True)
         check_probability("buffer_prob", self.buffer_prob)
         check_bool("sample_stop", self.sample_stop)
@@ -173,9 +153,7 @@ class EgNOTConfig:
 
 
 #: Built-in potentials (besides any ``nn.Module``).
-POTENTIALS = ("mlp", "conv", "gmm")
-#: Largest dimension for which the mixture potential's defaults are 50 components with full covariances.
-FULL_MIXTURE_MAX_DIM = 16
+POTENTIALS = ("mlp", "conv")
 #: Temperature stages of an annealed sampling chain (``anneal < 1``).
 ANNEAL_STAGES = 10
 
@@ -195,6 +173,14 @@ class EgNOT(Solver):
     name = "egnot"
     Config = EgNOTConfig
     flat_data = False
+
+    def __new__(cls, eps: float, **options: Any) -> Any:
+        """``EgNOT(eps, potential="gmm", ...)`` is the former spelling of :class:`~neurot.LightSB` and returns one."""
+        if isinstance(options.get("potential"), str) and options["potential"] == "gmm":
+            from neurot.solvers.lightsb import LightSB
+
+            return LightSB(eps, **{k: v for k, v in options.items() if k != "potential"})
+        return super().__new__(cls)
 
     def __init__(self, eps: float, **options: Any) -> None:
         super().__init__(eps=eps, **options)
@@ -221,26 +207,13 @@ class EgNOT(Solver):
         if isinstance(self.cost, nn.Module):
             self.cost.to(self.device)
         config, potential = self.config, self.config.potential
-        if not isinstance(potential, nn.Module) and potential == "gmm" and len(shape) != 1:
-            raise ValueError(f"potential='gmm' needs target points [N, D], got shape {list(shape)}; use 'conv'")
         if isinstance(potential, nn.Module):
             self.potential = potential
-        elif potential == "gmm":
-            small = shape[0] <= FULL_MIXTURE_MAX_DIM
-            covariance = ("full" if small else "diag") if config.covariance == "auto" else config.covariance
-            n_components = config.n_components or (50 if small else 10)
-            self.potential = GaussianMixturePotential(shape[0], n_components, config.eps, covariance)
         elif potential == "conv":
             self.potential = ConvPotential(shape, config.channels, config.activation)
         else:
             self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation)
         self.potential.to(self.device)
-
-    @property
-    def exact(self) -> bool:
-        """True when the potential gives ``log Z_f`` and samples of ``pi_f`` in closed form (no MCMC)."""
-        closed_form = hasattr(self.potential, "log_partition") and hasattr(self.potential, "sample_conditional")
-        return closed_form and is_quadratic(self.cost)
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"potential": self.potential}
@@ -286,15 +259,10 @@ class EgNOT(Solver):
             loc = target.mean
             self.potential.set_normalization(loc.flatten() if isinstance(self.potential, MLPPotential) else loc,
                                              target.std)
-        if isinstance(self.potential, GaussianMixturePotential):
-            n_points = max(4096, len(self.potential.means))
-            self.potential.initialize(source.sample(n_points, self.generator),
-                                      target.sample(n_points, self.generator), target.std, self.generator)
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
         unadjusted_step = min(config.eps, 0.1 * target.std**2)
         self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
-        self.lr = config.lr or (1e-2 if isinstance(self.potential, GaussianMixturePotential) else 1e-3)
-        self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=self.lr)
+        self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=config.lr)
         self.buffer = ReplayBuffer(config.buffer_size)
         # Past ~10 eps the split kernel's Gaussian part is already a fresh draw; larger steps only stall chains
         # once f has structure (observed: acceptance 0.9 -> 0.001 within 40 iterations, then divergence).
@@ -317,22 +285,16 @@ class EgNOT(Solver):
         config = self.config
         x = self.source_data.sample(config.batch_size, self.generator)
         y_pos = self.target_data.sample(config.batch_size, self.generator)
-        lr = cosine_lr(self.optimizer, self.lr, step - 1, total)
+        lr = cosine_lr(self.optimizer, config.lr, step - 1, total)
         f_pos = self.potential(y_pos)
-        if self.exact:
-            # -L(f) = eps E_P[log Z_f(x)] - E_Q[f(y)], computed in closed form.
-            loss = config.eps * self.potential.log_partition(x).mean() - f_pos.mean()
-            metrics = {"f_pos": f_pos.mean()}
-        else:
-            _, y_neg, diagnostics = self._negatives(x)
-            f_neg = self.potential(y_neg)
-            loss = f_neg.mean() - f_pos.mean()
-            if config.alpha:
-                penalty = (f_pos.square().mean() + f_neg.square().mean()) / (config.eps * self.target_std**2)
-                loss = loss + config.alpha * penalty
-            metrics = {"f_pos": f_pos.mean(), "f_neg": f_neg.mean(), "step_size": self.kernel.step_size,
-                       **diagnostics}
-        metrics = read_scalars({"loss": loss, "lr": lr, **metrics})
+        _, y_neg, diagnostics = self._negatives(x)
+        f_neg = self.potential(y_neg)
+        loss = f_neg.mean() - f_pos.mean()
+        if config.alpha:
+            penalty = (f_pos.square().mean() + f_neg.square().mean()) / (config.eps * self.target_std**2)
+            loss = loss + config.alpha * penalty
+        metrics = read_scalars({"loss": loss, "lr": lr, "f_pos": f_pos.mean(), "f_neg": f_neg.mean(),
+                                "step_size": self.kernel.step_size, **diagnostics})
         optimizer_step(self.optimizer, loss, "EgNOT", value=metrics["loss"])
         return metrics
 
@@ -347,7 +309,7 @@ class EgNOT(Solver):
         seed: int | None = None,
         chunk_size: int = 65_536,
     ) -> torch.Tensor:
-        """Draw ``y ~ pi_f(. | x)``: exactly for a mixture potential, else by Langevin chains (see ``start``).
+        """Draw ``y ~ pi_f(. | x)`` by Langevin chains (see ``start``).
 
         ``x [M, ...]`` (the source's point shape) gives ``[M, ...]`` (one draw per row, in the target's point
         shape), or ``[M, n_per_x, ...]`` when ``n_per_x`` is set. ``steps`` overrides ``sample_steps``; ``seed``
@@ -363,9 +325,6 @@ class EgNOT(Solver):
         n_steps = self.config.sample_steps if steps is None else steps
         chunks = []
         for x_chunk in sources.split(chunk_size):
-            if self.exact:
-                chunks.append(self.potential.sample_conditional(x_chunk, generator))
-                continue
             chunks.append(self._sampling_chain(x_chunk, self._initial_points(x_chunk, generator), n_steps, generator))
         y = torch.cat(chunks)
         return y if n_per_x is None else y.view(len(x), repeats, *self.target_shape)

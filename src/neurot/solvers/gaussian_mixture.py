@@ -1,8 +1,7 @@
-"""Gaussian-mixture potential: ``exp(f(y) / eps) = sum_k w_k N(y; m_k, S_k)``, ``S_k`` diagonal or full.
+"""The potential of :class:`neurot.LightSB`: ``exp(f(y) / eps) = sum_k w_k N(y; m_k, S_k)``, ``S_k`` diagonal or full.
 
-This is the LightSB parametrisation (Korotin et al., ICLR 2024).
-
-For the quadratic cost everything EgNOT needs is then closed form (docs/math.md section 2):
+This is the LightSB parametrisation (Korotin et al., ICLR 2024) of EgNOT's potential. For the quadratic cost
+everything the solver needs is then closed form (docs/math.md section 2):
 
     pi_f(y | x) = sum_k beta_k(x) N(y; mu_k(x), V_k),          beta_k(x) ∝ w_k N(x; m_k, S_k + eps I),
     V_k = eps S_k (S_k + eps I)^{-1},                          mu_k(x) = (S_k + eps I)^{-1} (eps m_k + S_k x),
@@ -112,9 +111,8 @@ class GaussianMixturePotential(nn.Module):
         Means at ``K`` target points chosen by :func:`spread_out_subset`; covariances ``s_k I`` with ``s_k`` the
         variance of the component's cell (:func:`cell_variances`, as scikit-learn's ``GaussianMixture`` starts from
         k-means cells), at least ``(MIN_INITIAL_STD scale)^2``; weights by :meth:`balance_weights`. A single
-        narrow start (std 0.1 scale for every component) stalls in high dimension: on the D = 16 Gaussian benchmark
-        at eps = 1 it ends at 1.84 % plan BW2-UVP, from the cells at 0.069 %. A single broad one (0.5 scale)
-        does as well there but never reaches a far-away small cluster at small eps (BENCHMARKS.md).
+        narrow start (std 0.1 scale for every component) stalls in high dimension; a single broad one (0.5 scale)
+        never reaches a far-away small cluster at small eps (both measured in BENCHMARKS.md).
         """
         self.means.copy_(spread_out_subset(target_points, len(self.means), generator))
         variances = cell_variances(target_points, self.means).clamp(min=(MIN_INITIAL_STD * scale) ** 2)     # [K]

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from neurot.benchmarks.mixture import GaussianMixture, MixtureEOT, mixture_benchmark_pair
-from neurot.nn import GaussianMixturePotential
-from neurot.nn.gmm import cell_variances, spread_out_subset
+from neurot.solvers.gaussian_mixture import GaussianMixturePotential, cell_variances, spread_out_subset
 
 COVARIANCES = ["diag", "full"]
 

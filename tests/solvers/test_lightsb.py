@@ -1,7 +1,8 @@
-"""EgNOT with the Gaussian-mixture potential on the mixture benchmark: exact loss, exact sampling."""
+"""LightSB (EgNOT's dual with a Gaussian-mixture potential): exact loss, exact sampling, against exact answers."""
 
 import numpy as np
 import pytest
+import torch
 
 import neurot
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
@@ -15,8 +16,8 @@ def test_gmm_potential_reaches_the_monte_carlo_floor_2d(eps):
     problem = mixture_benchmark_pair(2, eps, seed=0)
     rng = np.random.default_rng(0)
     x, y = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
-    solver = neurot.EgNOT(eps=eps, potential="gmm").fit(x, y, seed=0)
-    assert solver.exact and "acceptance" not in solver.history[-1]
+    solver = neurot.LightSB(eps=eps).fit(x, y, seed=0)
+    assert "acceptance" not in solver.history[-1]  # no chains: exact loss and sampling
     x_test = problem.sample_source(200, rng)
     means, covs = problem.conditional_mean(x_test), problem.conditional_cov(x_test)
     target_var = problem.target_variance(rng)
@@ -33,7 +34,7 @@ def test_gmm_potential_recovers_a_gaussian_plan_in_8d():
     problem = gaussian_benchmark_pair(8, eps=1.0, seed=0)
     rng = np.random.default_rng(0)
     x, y = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
-    solver = neurot.EgNOT(eps=1.0, potential="gmm", n_components=10, steps=1000).fit(x, y, seed=0)
+    solver = neurot.LightSB(eps=1.0, n_components=10, steps=1000).fit(x, y, seed=0)
     x_test = problem.sample_source(10_000, rng)
     plan = np.hstack([x_test, solver.sample(x_test, seed=0).numpy()])
     assert bw2_uvp(plan, problem.plan_mean, problem.plan_cov) < 0.25
@@ -41,20 +42,20 @@ def test_gmm_potential_recovers_a_gaussian_plan_in_8d():
 
 def test_gmm_save_load_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    solver = neurot.EgNOT(eps=0.5, potential="gmm", n_components=4).fit(rng.normal(size=(300, 3)),
+    solver = neurot.LightSB(eps=0.5, n_components=4).fit(rng.normal(size=(300, 3)),
                                                                          rng.normal(size=(300, 3)) + 1, steps=5)
     solver.save(tmp_path / "m")
-    loaded = neurot.EgNOT.load(tmp_path / "m")
+    loaded = neurot.load(tmp_path / "m")
     x = rng.normal(size=(10, 3))
     assert (solver.sample(x, seed=1) == loaded.sample(x, seed=1)).all()
 
 
 def test_diag_covariance_gmm_save_load_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    solver = neurot.EgNOT(eps=0.5, potential="gmm", n_components=4, covariance="diag").fit(
+    solver = neurot.LightSB(eps=0.5, n_components=4, covariance="diag").fit(
         rng.normal(size=(300, 3)), rng.normal(size=(300, 3)) + 1, steps=5)
     solver.save(tmp_path / "m")
-    loaded = neurot.EgNOT.load(tmp_path / "m")
+    loaded = neurot.load(tmp_path / "m")
     assert loaded.config.covariance == "diag" and loaded.potential.covariance == "diag"
     x = rng.normal(size=(10, 3))
     assert (solver.sample(x, seed=1) == loaded.sample(x, seed=1)).all()
@@ -62,12 +63,20 @@ def test_diag_covariance_gmm_save_load_round_trip(tmp_path):
 
 def test_covariance_is_validated():
     with pytest.raises(ValueError, match="covariance"):
-        neurot.EgNOT(eps=0.5, potential="gmm", covariance="spherical")
+        neurot.LightSB(eps=0.5, covariance="spherical")
 
 
 @pytest.mark.parametrize(("dim", "covariance", "n_components"), [(2, "full", 50), (16, "full", 50), (17, "diag", 10)])
 def test_mixture_defaults_follow_the_dimension(dim, covariance, n_components, tmp_path):
     points = np.random.default_rng(0).normal(size=(200, dim))
-    solver = neurot.EgNOT(eps=0.5, potential="gmm").fit(points, points + 1, steps=1)
+    solver = neurot.LightSB(eps=0.5).fit(points, points + 1, steps=1)
     assert solver.potential.covariance == covariance and len(solver.potential.means) == n_components
-    assert neurot.EgNOT.load(solver.save(tmp_path / "model")).potential.covariance == covariance
+    assert neurot.load(solver.save(tmp_path / "model")).potential.covariance == covariance
+
+
+def test_the_former_egnot_spelling_returns_a_lightsb_and_lightsb_refuses_a_potential_without_closed_forms():
+    solver = neurot.EgNOT(eps=0.5, potential="gmm", n_components=4)
+    assert isinstance(solver, neurot.LightSB) and solver.config.n_components == 4
+    assert type(neurot.EgNOT(eps=0.5)) is neurot.EgNOT
+    with pytest.raises(TypeError, match="log_partition"):
+        neurot.LightSB(eps=0.5, potential=torch.nn.Linear(2, 1))
