@@ -140,7 +140,7 @@ def test_cli_writes_the_table_and_json(toy, tmp_path, capsys):
     (["single-cell"], "needs a time course: --data"),
     (["single-cell", "--data", "x", "--dims", "2"], "--dims does not apply to the single-cell suite"),
     (["gaussian", "--data", "x"], "--data does not apply to the gaussian suite"),
-    (["single-cell", "--data", "x", "--solvers", "lightsb"], "unknown solvers ['lightsb']"),
+    (["single-cell", "--data", "x", "--solvers", "enot"], "unknown solvers ['enot']"),
     (["single-cell", "--data", "x", "--scored", "3,x"], "--scored takes comma-separated numbers"),
     (["single-cell", "--data", "x", "--eps", "0"], "eps must be a finite number > 0"),
 ])

@@ -82,7 +82,7 @@ def test_history_records_loss_and_diagnostics(fitted_2d):
 def test_save_load_round_trip_gives_identical_samples(fitted_2d, tmp_path):
     _, solver = fitted_2d
     solver.save(tmp_path / "model")
-    loaded = neurot.LightSB.load(tmp_path / "model")
+    loaded = neurot.EgNOT.load(tmp_path / "model")
     x = torch.randn(50, 2)
     assert torch.equal(solver.sample(x, seed=7, steps=20), loaded.sample(x, seed=7, steps=20))
     assert loaded.kernel.step_size == solver.kernel.step_size
