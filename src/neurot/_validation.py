@@ -51,6 +51,29 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
+def check_activation(name: str, value: Any) -> None:
+    """Raise unless ``value`` names an activation of the networks (:data:`neurot.nn.mlp.ACTIVATIONS`)."""
+    from neurot.nn.mlp import ACTIVATIONS
+
+    check_choice(name, value, ACTIVATIONS)
+
+
+def check_widths(name: str, value: Any) -> tuple[int, ...]:
+    """``value`` (a non-empty sequence of positive ints, the widths of a network's layers) as a tuple."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list of layer widths such as [128, 128], got {value!r}")
+    widths = tuple(value)
+    if not widths or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
+        raise ValueError(f"{name} must be a non-empty list of positive ints, got {list(widths)!r}")
+    return tuple(int(w) for w in widths)
+
+
+def check_nonnegative(name: str, value: Any) -> None:
+    """Raise unless ``value`` is a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
 def check_keys(name: str, given: Mapping[str, Any], allowed: Iterable[str]) -> None:
     """Reject unknown option names, listing the ones that exist."""
     unknown = sorted(set(given) - set(allowed))

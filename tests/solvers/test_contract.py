@@ -37,6 +37,26 @@ def test_sample_paths_and_evaluate_share_one_signature(fitted):
     assert set(check) == {"energy", "floor", "energy_t=0.5"} and all(np.isfinite(v) for v in check.values())
 
 
+def test_conditional_mean_and_transport_cost_are_means_of_the_draws(fitted):
+    x = torch.as_tensor(X[:10], dtype=torch.float32)
+    draws = fitted.sample(x, n_per_x=50, seed=5)
+    torch.testing.assert_close(fitted.conditional_mean(x, n_samples=50, seed=5), draws.mean(1))
+    expected = 0.5 * (draws - x[:, None]).square().sum(-1).mean(1)
+    torch.testing.assert_close(fitted.transport_cost(x, n_samples=50, seed=5), expected)
+
+
+@pytest.mark.parametrize("solver", sorted(SMALL))
+@pytest.mark.parametrize(("option", "value", "error"), [("hidden", 128, "list of layer widths"),
+                                                       ("hidden", [16, 0], "positive ints"),
+                                                       ("activation", "tanh", "activation must be one of")])
+def test_network_options_are_checked_at_construction(solver, option, value, error):
+    if solver == "lightsb":
+        pytest.skip("no MLP")
+    options = {"eps": 0.5} if solver != "otflow" else {}
+    with pytest.raises((TypeError, ValueError), match=error):
+        type(SMALL[solver]())(**options, **{option: value})
+
+
 def test_neurot_load_reads_the_class_from_the_file(fitted, tmp_path):
     fitted.save(tmp_path / "model")
     loaded = neurot.load(tmp_path / "model")

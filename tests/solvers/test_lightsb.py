@@ -80,3 +80,19 @@ def test_the_former_egnot_spelling_returns_a_lightsb_and_lightsb_refuses_a_poten
     assert type(neurot.EgNOT(eps=0.5)) is neurot.EgNOT
     with pytest.raises(TypeError, match="log_partition"):
         neurot.LightSB(eps=0.5, potential=torch.nn.Linear(2, 1))
+
+
+def test_conditional_mean_and_transport_cost_match_the_closed_form():
+    """E[y | x] and E[c(x, y) | x] of a fitted plan against closed-form Gaussian EOT (D = 2, eps = 1)."""
+    problem = gaussian_benchmark_pair(2, eps=1.0, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
+    solver = neurot.LightSB(eps=1.0, n_components=10, steps=1000).fit(x, y, seed=0)
+    x_test = problem.sample_source(200, rng)
+    exact_mean = problem.conditional_mean(x_test)
+    mean = solver.conditional_mean(x_test, n_samples=2000, seed=0).numpy()
+    scale = np.sqrt(np.trace(problem.target_cov))
+    assert np.sqrt(((mean - exact_mean) ** 2).sum(1).mean()) < 0.05 * scale  # RMS over x (tails extrapolate)
+    exact_cost = 0.5 * ((x_test - exact_mean) ** 2).sum(1) + 0.5 * np.trace(problem.conditional_cov)
+    cost = solver.transport_cost(x_test, n_samples=2000, seed=0).numpy()
+    assert abs(cost.mean() - exact_cost.mean()) < 0.02 * exact_cost.mean()

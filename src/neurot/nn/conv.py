@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from neurot._validation import check_activation
 from neurot.nn.mlp import ACTIVATIONS
 
 
@@ -26,8 +27,7 @@ class ConvPotential(nn.Module):
         super().__init__()
         if len(shape) != 3:
             raise ValueError(f"the conv potential needs images [N, C, H, W], got points of shape {list(shape)}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        check_activation("activation", activation)
         layers: list[nn.Module] = []
         widths = [shape[0], *channels]
         for i, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from neurot._validation import check_activation
+
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "softplus": nn.Softplus}
 
 
 def mlp(width_in: int, hidden: Sequence[int], width_out: int, activation: str) -> nn.Sequential:
     """``Linear -> activation`` per hidden width, then a last ``Linear`` to ``width_out``."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    check_activation("activation", activation)
     widths = [width_in, *hidden]
     layers: list[nn.Module] = []
     for width_a, width_b in zip(widths[:-1], widths[1:], strict=True):

@@ -25,6 +25,7 @@ from neurot._validation import PointShape, as_points, check_device, check_int, c
 from neurot.benchmarks.metrics import half_energy_distance, two_sample_floor
 from neurot.bridges import brownian_bridge, check_times
 from neurot.checkpoint import flatten, latest_checkpoint, read_checkpoint, remove_checkpoints, write_checkpoint
+from neurot.costs import quadratic
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
 
@@ -377,6 +378,31 @@ class Solver:
                   "floor": two_sample_floor(held_out, _child_seed(generator))}
         scores |= {f"energy_t={t:g}": half_energy_distance(path[k], targets[t]) for k, t in enumerate(times)}
         return scores
+
+    @torch.no_grad()
+    def conditional_mean(self, x: Any, *, n_samples: int = 100, seed: int | None = None,
+                         **sampling: Any) -> torch.Tensor:
+        """``E[y | x]`` under the plan for each row of ``x [M, ...]``: the mean of ``n_samples`` draws, ``[M, ...]``.
+
+        Its Monte-Carlo error is ``sqrt(Var(y | x) / n_samples)`` per coordinate (0 for a deterministic plan);
+        ``sampling`` options go to :meth:`sample`. This is the barycentric projection of the plan.
+        """
+        check_int("n_samples", n_samples)
+        return self.sample(x, n_per_x=n_samples, seed=seed, **sampling).mean(1)
+
+    @torch.no_grad()
+    def transport_cost(self, x: Any, *, n_samples: int = 100, seed: int | None = None,
+                       **sampling: Any) -> torch.Tensor:
+        """``E[c(x, y) | x]`` under the plan for each row of ``x [M, ...]`` (``n_samples`` draws each): ``[M]``.
+
+        Its mean over a sample of ``P`` estimates the plan's transport cost ``E_pi[c]`` (without the entropy).
+        ``c`` is the solver's cost, ``1/2 |x - y|^2`` unless it has another.
+        """
+        check_int("n_samples", n_samples)
+        points = self._points("x", x)
+        y = self.sample(points, n_per_x=n_samples, seed=seed, **sampling)           # [M, n_samples, ...]
+        cost = getattr(self, "cost", quadratic)
+        return cost(points.repeat_interleave(n_samples, dim=0), y.flatten(0, 1)).view(len(points), n_samples).mean(1)
 
     @staticmethod
     def _flat_points(name: str, points: Any) -> torch.Tensor:

@@ -25,11 +25,14 @@ from torch import nn
 
 from neurot._validation import (
     PointShape,
+    check_activation,
     check_bool,
     check_choice,
     check_int,
+    check_nonnegative,
     check_positive,
     check_probability,
+    check_widths,
     shape_tuple,
 )
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
@@ -143,13 +146,9 @@ class EgNOTConfig:
         check_probability("buffer_prob", self.buffer_prob)
         check_bool("sample_stop", self.sample_stop)
         check_probability("target_acceptance", self.target_acceptance)
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
-        self.hidden, self.channels = tuple(self.hidden), tuple(self.channels)
-        for name in ("hidden", "channels"):
-            widths = getattr(self, name)
-            if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
-                raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
+        check_nonnegative("alpha", self.alpha)
+        check_activation("activation", self.activation)
+        self.hidden, self.channels = check_widths("hidden", self.hidden), check_widths("channels", self.channels)
 
 
 #: Built-in potentials (besides any ``nn.Module``).

@@ -44,7 +44,15 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from neurot._validation import check_choice, check_int, check_positive, check_probability
+from neurot._validation import (
+    check_activation,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_probability,
+    check_widths,
+)
 from neurot.bridges import check_times
 from neurot.data import DataSource
 from neurot.integrators import ODE_METHODS, integrate, time_grid
@@ -107,7 +115,7 @@ class OTFlowConfig:
     def __post_init__(self) -> None:
         check_choice("method", self.method, ODE_METHODS)
         check_choice("coupling", self.coupling, ["ot", "independent"])
-        check_choice("activation", self.activation, ["silu", "softplus", "relu", "leaky_relu"])
+        check_activation("activation", self.activation)
         for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse", "classifier_steps",
                      "ratio_intervals"):
             check_int(name, getattr(self, name))
@@ -117,13 +125,9 @@ class OTFlowConfig:
             raise ValueError("warmup_steps + refine_steps + ratio_steps must be >= 1")
         for name in ("lr", "refine_lr", "classifier_lr", "ratio_lr", "rtol", "atol"):
             check_positive(name, getattr(self, name))
-        if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float)) or not self.gamma >= 0:
-            raise ValueError(f"gamma must be a number >= 0, got {self.gamma!r}")
+        check_nonnegative("gamma", self.gamma)
         for name in ("hidden", "classifier_hidden", "ratio_hidden"):
-            widths = tuple(getattr(self, name))
-            if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
-                raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
-            setattr(self, name, widths)
+            setattr(self, name, check_widths(name, getattr(self, name)))
 
     @property
     def steps(self) -> int:

@@ -51,7 +51,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from neurot._validation import check_choice, check_int, check_positive
+from neurot._validation import (
+    check_activation,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_widths,
+)
 from neurot.bridges import bridge_points
 from neurot.costs import quadratic
 from neurot.data import DataSource
@@ -111,14 +118,10 @@ class SFEUOTConfig:
         check_positive("lr", self.lr)
         check_positive("generator_lr", self.generator_lr, allow_none=True)
         for name in ("hjb_weight", "alpha"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+            check_nonnegative(name, getattr(self, name))
+        check_activation("activation", self.activation)
         for name in ("hidden", "generator_hidden"):
-            widths = tuple(getattr(self, name))
-            if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
-                raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
-            setattr(self, name, widths)
+            setattr(self, name, check_widths(name, getattr(self, name)))
 
 
 def hjb_residual(potential: nn.Module, t: torch.Tensor, x: torch.Tensor, eps: float, *, exact: bool,
