@@ -133,3 +133,15 @@ def test_default_solver_accuracy_d8(eps):
     samples = solver.sample(x_test, n_per_x=1000, seed=1).numpy()
     score = cbw2_uvp(samples, problem.conditional_mean(x_test), problem.conditional_cov, np.trace(problem.target_cov))
     assert score <= 1.0
+
+
+def test_sampling_options_are_arguments_of_sample_with_the_solver_defaults(fitted_2d):
+    _, solver = fitted_2d
+    x = torch.randn(30, 2)
+    default = solver.sample(x, seed=1, steps=20)
+    assert torch.equal(default, solver.sample(x, seed=1, steps=20, anneal=solver.config.anneal))
+    colder = solver.sample(x, seed=1, steps=20, anneal=0.1)
+    assert colder.shape == default.shape and not torch.equal(colder, default)
+    assert solver.sample(x, seed=1, steps=20, stop=True).shape == default.shape
+    with pytest.raises(ValueError, match="anneal"):
+        solver.sample(x, anneal=1.5)

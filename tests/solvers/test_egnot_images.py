@@ -34,7 +34,7 @@ def test_image_plan_shapes_and_starts(image_solver):
 
 def test_image_solver_save_load_round_trip(image_solver, tmp_path):
     image_solver.save(tmp_path / "model")
-    loaded = neurot.LightSB.load(tmp_path / "model")
+    loaded = neurot.EgNOT.load(tmp_path / "model")
     x = images(4, 3)
     assert torch.equal(image_solver.sample(x, steps=5, seed=1), loaded.sample(x, steps=5, seed=1))
 

@@ -304,42 +304,49 @@ class EgNOT(Solver):
         x: Any,
         n_per_x: int | None = None,
         *,
-        steps: int | None = None,
         seed: int | None = None,
+        steps: int | None = None,
+        stop: bool | None = None,
+        anneal: float | None = None,
         chunk_size: int = 65_536,
     ) -> torch.Tensor:
         """Draw ``y ~ pi_f(. | x)`` by Langevin chains (see ``start``).
 
         ``x [M, ...]`` (the source's point shape) gives ``[M, ...]`` (one draw per row, in the target's point
-        shape), or ``[M, n_per_x, ...]`` when ``n_per_x`` is set. ``steps`` overrides ``sample_steps``; ``seed``
-        makes the draw reproducible. With ``anneal < 1`` the chains end at a lower temperature (see the option).
+        shape), or ``[M, n_per_x, ...]`` when ``n_per_x`` is set; ``seed`` makes the draw reproducible. The chains'
+        options default to the solver's ``sample_steps``, ``sample_stop`` and ``anneal`` (see the options): ``steps``
+        per chain, ``stop`` early on an energy plateau, ``anneal < 1`` ends the chains at a lower temperature.
+        ``chunk_size`` bounds the chains run at once (memory).
         """
         x = self._points("x", x)
+        config = self.config
+        steps = config.sample_steps if steps is None else steps
+        stop = config.sample_stop if stop is None else stop
+        anneal = config.anneal if anneal is None else anneal
         check_int("n_per_x", n_per_x, allow_none=True)
-        check_int("steps", steps, minimum=0, allow_none=True)
+        check_int("steps", steps, minimum=0)
+        check_bool("stop", stop)
+        check_probability("anneal", anneal)
+        check_positive("anneal", anneal)
         check_int("chunk_size", chunk_size)
         generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
         sources = x.repeat_interleave(repeats, dim=0)
-        n_steps = self.config.sample_steps if steps is None else steps
-        chunks = []
-        for x_chunk in sources.split(chunk_size):
-            chunks.append(self._sampling_chain(x_chunk, self._initial_points(x_chunk, generator), n_steps, generator))
+        chunks = [self._sampling_chain(chunk, self._initial_points(chunk, generator), steps, generator, stop, anneal)
+                  for chunk in sources.split(chunk_size)]
         y = torch.cat(chunks)
         return y if n_per_x is None else y.view(len(x), repeats, *self.target_shape)
 
-    def _sampling_chain(
-        self, x: torch.Tensor, y0: torch.Tensor, n_steps: int, generator: torch.Generator
-    ) -> torch.Tensor:
+    def _sampling_chain(self, x: torch.Tensor, y0: torch.Tensor, n_steps: int, generator: torch.Generator,
+                        stop_early: bool, anneal: float) -> torch.Tensor:
         """``n_steps`` of the kernel from ``y0`` on ``pi_f(. | x)``, tempered in stages from 1 to ``anneal``.
 
         At temperature ``T`` the kernel runs on ``exp(-E_x / T)`` with step ``T eta``: the same drift
         ``-(eta / 2) grad E_x`` (where the kernel's taming, a cap proportional to the noise, does not bind), noise
         ``sqrt(T eta)``.
         """
-        anneal = self.config.anneal
         stages = 1 if anneal == 1 else min(ANNEAL_STAGES, max(n_steps, 1))
-        stop = EnergyPlateau() if self.config.sample_stop and stages == 1 else None
+        stop = EnergyPlateau() if stop_early and stages == 1 else None
         y = y0
         for stage, stage_steps in enumerate(torch.arange(n_steps).tensor_split(stages)):
             temperature = anneal ** (stage / max(stages - 1, 1))
