@@ -23,7 +23,8 @@ def test_mixture_suite_tiny_grid():
     grid = Grid(dims=(2,), eps=(10.0,), solvers=("lightsb",), n_train=2000, n_conditional=(20, 200))
     (row,) = mixture_suite(grid)
     assert row["published_lightsb"] == 0.07 and row["floor_cbw2_uvp"] > 0
-    assert np.isfinite(row["cbw2_uvp"])
+    assert np.isfinite(row["cbw2_uvp"]) and np.isfinite(row["cbw2_uvp_finite"])
+    assert row["cbw2_uvp"] < 10 * row["floor_cbw2_uvp"]  # fresh draws: LightSB near the floor at eps = 10
 
 
 def test_unbalanced_suite_tiny_grid_discards_the_outliers_only_when_unbalanced():
