@@ -1,8 +1,11 @@
-"""SF-EUOT benchmark (issue #6): accuracy against exact Gaussian solutions and outlier robustness vs balanced EgNOT.
+"""SF-EUOT benchmark (issues #6, #16): accuracy against exact solutions and outlier robustness vs balanced EgNOT.
 
-Run: ``OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/sfeuot.py [--steps 1000] [--egnot-steps 1000]``.
-Prints three tables: balanced 2-D Gaussian plan BW2-UVP against the closed form; unbalanced Gaussian target-marginal
-errors against ``UnbalancedGaussianEOT(entropy="lebesgue")``; the share of samples near 2 % far-away outliers.
+Run: ``OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/sfeuot.py [--steps 1000] [--egnot-steps 1000]
+[--generator gaussian|flow] [--only mixture --dims 2,16 --eps 1,10]``.
+Prints four tables: balanced 2-D Gaussian plan BW2-UVP against the closed form; unbalanced Gaussian target-marginal
+errors against ``UnbalancedGaussianEOT(entropy="lebesgue")``; the share of samples near 2 % far-away outliers;
+cBW2-UVP on the mixture benchmark pairs (:func:`neurot.benchmarks.suites.mixture_suite`, 200 test inputs x 1000
+samples, the solver's default steps). ``--generator`` picks SF-EUOT's generator family in every table.
 Wall times are single-threaded CPU and noisy on a shared machine.
 """
 
@@ -16,6 +19,7 @@ import torch
 
 import neurot
 from neurot.benchmarks import UnbalancedGaussianEOT, bw2_uvp, gaussian_benchmark_pair
+from neurot.benchmarks.suites import Grid, format_table, mixture_suite
 from neurot.data.toy import OUTLIER_CENTRE, TOY_SETS
 
 N = 20_000
@@ -28,14 +32,14 @@ def timed_fit(solver, x, y, steps):
     return solver, time.perf_counter() - start
 
 
-def balanced(steps: int) -> None:
+def balanced(steps: int, family: str) -> None:
     """Table 1: tau = None against the closed-form balanced plan."""
     print("## balanced (tau = None), 2-D Gaussian pair: plan BW2-UVP vs closed form (floor with 20k pairs ~0.01 %)")
     print("| eps | plan BW2-UVP % | target BW2-UVP % | fit s |")
     for eps in (0.1, 1.0, 10.0):
         problem = gaussian_benchmark_pair(2, eps=eps, seed=0)
         rng = np.random.default_rng(0)
-        solver, seconds = timed_fit(neurot.SFEUOT(eps=eps), problem.sample_source(N, rng),
+        solver, seconds = timed_fit(neurot.SFEUOT(eps=eps, generator=family), problem.sample_source(N, rng),
                                     problem.sample_target(N, rng), steps)
         x = problem.sample_source(N, np.random.default_rng(1))
         y = solver.sample(x, seed=2).numpy()
@@ -43,7 +47,7 @@ def balanced(steps: int) -> None:
         print(f"| {eps} | {plan:.3f} | {bw2_uvp(y, problem.target_mean, problem.target_cov):.3f} | {seconds:.0f} |")
 
 
-def unbalanced(steps: int) -> None:
+def unbalanced(steps: int, family: str) -> None:
     """Table 2: tau > 0 against the exact unbalanced Gaussian solution."""
     print("\n## unbalanced, 2-D Gaussian pair (target shifted by (2, 1)), eps = 0.5: target marginal vs exact")
     print("| tau | psi | mean err | max cov err | plan BW2-UVP % | mass (mean weight) | weight rel err | Q's BW2-UVP % "
@@ -55,7 +59,7 @@ def unbalanced(steps: int) -> None:
     for tau in (0.3, 1.0, 5.0):
         oracle = UnbalancedGaussianEOT(pair.source_mean, pair.source_cov, pair.target_mean + shift, pair.target_cov,
                                        0.5, None, tau, entropy="lebesgue")
-        solver, seconds = timed_fit(neurot.SFEUOT(eps=0.5, tau=tau), x_train, y_train, steps)
+        solver, seconds = timed_fit(neurot.SFEUOT(eps=0.5, tau=tau, generator=family), x_train, y_train, steps)
         x = pair.sample_source(N, np.random.default_rng(1))
         y = solver.sample(x, seed=2).numpy()
         _, mean, cov = oracle.target_marginal
@@ -67,7 +71,7 @@ def unbalanced(steps: int) -> None:
               f"| {bw2_uvp(y_train, mean, cov):.1f} | {seconds:.0f} |")
 
 
-def outliers(steps: int, egnot_steps: int) -> None:
+def outliers(steps: int, egnot_steps: int, family: str, egnot: bool = True) -> None:
     """Table 3: share of samples near far-away outliers, balanced solvers vs SF-EUOT."""
     print("\n## 2-D target with 2 % outliers at (8, 8) (toy set 'gaussian_outliers'), eps = 0.1")
     print("| solver | samples within 3 of the outliers % | inlier mean | dist to exact | fit s |")
@@ -79,10 +83,10 @@ def outliers(steps: int, egnot_steps: int) -> None:
     x = torch.randn(N, 2, generator=generator)
     solvers = [("EgNOT (balanced)", neurot.EgNOT(eps=0.1), egnot_steps),
                ("EgNOT, mixture potential (balanced, exact sampling)", neurot.EgNOT(eps=0.1, potential="gmm"),
-                egnot_steps),
-               ("SF-EUOT tau=None (balanced)", neurot.SFEUOT(eps=0.1), steps)]
-    solvers += [(f"SF-EUOT tau=1 {psi}", neurot.SFEUOT(eps=0.1, tau=1.0, psi=psi), steps)
-                for psi in ("kl", "chi2", "softplus")]
+                egnot_steps)] if egnot else []
+    solvers += [(f"SF-EUOT ({family}) tau=None (balanced)", neurot.SFEUOT(eps=0.1, generator=family), steps)]
+    solvers += [(f"SF-EUOT ({family}) tau=1 {psi}", neurot.SFEUOT(eps=0.1, tau=1.0, psi=psi, generator=family),
+                 steps) for psi in ("kl", "chi2", "softplus")]
     for name, solver, n_steps in solvers:
         solver, seconds = timed_fit(solver, x_train, y_train, n_steps)
         y = solver.sample(x, seed=1).numpy()
@@ -93,20 +97,34 @@ def outliers(steps: int, egnot_steps: int) -> None:
     print(f"exact inlier mean for tau = 1 (KL): ({truth[0]:.3f}, {truth[1]:.3f}); raw inlier mean (0.5, 0)")
 
 
+def mixture(dims: list[int], eps_values: list[float], family: str) -> None:
+    """Table 4: cBW2-UVP on the mixture benchmark pairs (200 test inputs x 1000 samples) beside the exact floor."""
+    grid = Grid(dims=dims, eps=eps_values, solvers=(f"sfeuot-{family}",), n_conditional=(200, 1000))
+    print(f"\n## mixture benchmark pairs, SF-EUOT ({family} generator), cBW2-UVP %")
+    print(format_table(mixture_suite(grid)))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="SF-EUOT training steps")
     parser.add_argument("--egnot-steps", type=int, default=1000, help="EgNOT training steps (outlier table)")
-    parser.add_argument("--only", choices=["balanced", "unbalanced", "outliers"], default=None)
+    parser.add_argument("--generator", choices=["gaussian", "flow"], default="gaussian",
+                        help="SF-EUOT's generator family")
+    parser.add_argument("--no-egnot", action="store_true", help="outlier table: SF-EUOT rows only")
+    parser.add_argument("--dims", default="2,16", help="mixture table: comma-separated dimensions")
+    parser.add_argument("--eps", default="1,10", help="mixture table: comma-separated eps values")
+    parser.add_argument("--only", choices=["balanced", "unbalanced", "outliers", "mixture"], default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.only in (None, "balanced"):
-        balanced(args.steps)
+        balanced(args.steps, args.generator)
     if args.only in (None, "unbalanced"):
-        unbalanced(args.steps)
+        unbalanced(args.steps, args.generator)
     if args.only in (None, "outliers"):
-        outliers(args.steps, args.egnot_steps)
+        outliers(args.steps, args.egnot_steps, args.generator, egnot=not args.no_egnot)
+    if args.only in (None, "mixture"):
+        mixture([int(d) for d in args.dims.split(",")], [float(e) for e in args.eps.split(",")], args.generator)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,13 @@ def _egnot(**options: Any) -> Callable[[float], Any]:
     return make
 
 
-def _sfeuot(eps: float):
-    from neurot.solvers import SFEUOT
+def _sfeuot(**options: Any) -> Callable[[float], Any]:
+    def make(eps: float):
+        from neurot.solvers import SFEUOT
 
-    return SFEUOT(eps=eps)
+        return SFEUOT(eps=eps, **options)
+
+    return make
 
 
 def _otflow(eps: float):
@@ -57,7 +60,9 @@ def _otflow(eps: float):
 SOLVERS: dict[str, Callable[[float], Any]] = {
     "egnot": _egnot(),
     "egnot-gmm": _egnot(potential="gmm"),
-    "sfeuot": _sfeuot,
+    "sfeuot": _sfeuot(),
+    "sfeuot-gaussian": _sfeuot(generator="gaussian"),
+    "sfeuot-flow": _sfeuot(generator="flow"),
     "otflow": _otflow,
 }
 #: Reference methods a suite computes itself, accepted in its solver list beside :data:`SOLVERS`.

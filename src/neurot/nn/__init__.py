@@ -2,7 +2,7 @@
 
 from neurot.nn.classifier import LogitMLP, logistic_loss
 from neurot.nn.conv import ConvClassifier, ConvPotential
-from neurot.nn.generator import GaussianGenerator
+from neurot.nn.generator import FlowGenerator, GaussianGenerator
 from neurot.nn.gmm import GaussianMixturePotential
 from neurot.nn.mlp import MLPPotential, NormalizedMLP
 from neurot.nn.time_mlp import TimeMLPPotential, TimeScore, VelocityField
@@ -10,6 +10,7 @@ from neurot.nn.time_mlp import TimeMLPPotential, TimeScore, VelocityField
 __all__ = [
     "ConvClassifier",
     "ConvPotential",
+    "FlowGenerator",
     "GaussianGenerator",
     "GaussianMixturePotential",
     "LogitMLP",
