@@ -73,7 +73,7 @@ def test_flow_solver_saves_loads_and_resumes(tmp_path):
 @pytest.mark.slow
 def test_balanced_flow_carries_the_far_cluster_along():
     """The exact balanced plan sends 2 % of the mass to the cluster at (8, 8); the Gaussian generator sends 0-0.4 %.
-    Same data and seeds as ``benchmarks/sfeuot.py --only outliers`` (measured: 1.945 %, about 80 s); required:
+    Same data and seeds as ``benchmarks/sfeuot.py --only outliers`` (measured: 1.945 %, 1.5-2 min); required:
     at least 1.5 %."""
     generator = torch.Generator().manual_seed(0)
     x_train = torch.randn(20_000, 2, generator=generator)
@@ -86,6 +86,6 @@ def test_balanced_flow_carries_the_far_cluster_along():
 
 @pytest.mark.slow
 def test_flow_on_the_2d_mixture_pair_within_3x_the_floor():
-    """Issue #16's bar at D = 2, eps = 1 (measured: 0.119 % against a floor of 0.067 %, about 3 min)."""
+    """Issue #16's bar at D = 2, eps = 1 (measured: 0.119 % against a floor of 0.067 %, 3-4 min)."""
     (row,) = mixture_suite(Grid(dims=(2,), eps=(1.0,), solvers=("sfeuot-flow",), n_conditional=(200, 1000)))
     assert row["cbw2_uvp"] < 3 * row["floor_cbw2_uvp"], row
