@@ -131,6 +131,6 @@ def test_non_finite_loss_is_caught_before_the_update(data, tmp_path):
     def breaker(solver, step, metrics):
         potential.broken = step == 2
 
-    with pytest.raises(neurot.DivergenceError, match="at step 3: the EgNOT loss is nan"):
-        neurot.EgNOT(eps=1.0, potential=potential, batch_size=8).fit(*data, steps=5, callbacks=[breaker])
+    with pytest.raises(neurot.DivergenceError, match="at step 3: the LightSB loss is nan"):
+        neurot.LightSB(eps=1.0, potential=potential, batch_size=8).fit(*data, steps=5, callbacks=[breaker])
     assert torch.isfinite(potential.shift)

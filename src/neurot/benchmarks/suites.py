@@ -50,10 +50,13 @@ def _lightsb(eps: float):
     return LightSB(eps=eps)
 
 
-def _sfeuot(eps: float):
-    from neurot.solvers import SFEUOT
+def _sfeuot(**options: Any) -> Callable[[float], Any]:
+    def make(eps: float):
+        from neurot.solvers import SFEUOT
 
-    return SFEUOT(eps=eps)
+        return SFEUOT(eps=eps, **options)
+
+    return make
 
 
 def _otflow(eps: float):
@@ -67,7 +70,8 @@ def _otflow(eps: float):
 SOLVERS: dict[str, Callable[[float], Any]] = {
     "egnot": _egnot(),
     "lightsb": _lightsb,
-    "sfeuot": _sfeuot,
+    "sfeuot": _sfeuot(),
+    "sfeuot-gaussian": _sfeuot(generator="gaussian"),
     "otflow": _otflow,
 }
 

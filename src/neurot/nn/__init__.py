@@ -2,13 +2,14 @@
 
 from neurot.nn.classifier import LogitMLP, logistic_loss
 from neurot.nn.conv import ConvClassifier, ConvPotential
-from neurot.nn.generator import GaussianGenerator
+from neurot.nn.generator import FlowGenerator, GaussianGenerator
 from neurot.nn.mlp import MLPPotential, NormalizedMLP
 from neurot.nn.time_mlp import TimeMLPPotential, TimeScore, VelocityField
 
 __all__ = [
     "ConvClassifier",
     "ConvPotential",
+    "FlowGenerator",
     "GaussianGenerator",
     "LogitMLP",
     "MLPPotential",

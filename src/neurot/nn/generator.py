@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from zuko.flows import NSF
 
-from neurot.nn.mlp import mlp
+from neurot.nn.mlp import ACTIVATIONS, mlp
 
 
 class GaussianGenerator(nn.Module):
@@ -55,3 +56,40 @@ class GaussianGenerator(nn.Module):
             # strictly lower part: y_i += sum_{j < i} L_ij z_j
             y = y.index_add(1, self.rows, off * z[:, self.cols])
         return y, log_diag.sum(1)
+
+
+class FlowGenerator(nn.Module):
+    """``T(x, z) = G(x, f(z; x))``: a conditional spline flow ``f`` on the noise, then a Gaussian generator ``G``.
+
+    ``f`` is zuko's autoregressive rational-quadratic spline flow (:class:`zuko.flows.NSF`, ``transforms`` layers of
+    ``bins`` bins on ``[-5, 5]``, identity outside) with context ``(x - loc) / scale``, run in its *forward*
+    direction, ``u_i = f_i(z_i | z_<i, x)``: one pass of each layer's masked network gives ``u`` and
+    ``log |det du/dz|`` (the inverse-autoregressive use; zuko's sampling direction would take ``D`` passes). A
+    monotone spline per coordinate can split one Gaussian coordinate into several modes, so ``T(x, .)`` can be
+    multimodal. ``G`` (:class:`GaussianGenerator`) then shifts and scales: ``y = mu(x) + L(x) u``. Every layer's last
+    linear map starts at zero, so ``f`` starts as the identity and the untrained generator is ``N(x, eps0 I)``.
+    ``forward(x [n, D], z [n, D]) -> (y [n, D], log_det [n])``, ``log_det = log |det dy/dz|``, so the entropy of
+    ``T(x, .)`` is ``D/2 log(2 pi e) + E log_det`` and ``-log q(y | x) = |z|^2 / 2 + D/2 log(2 pi) + log_det``.
+    """
+
+    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128), activation: str = "silu",
+                 covariance: str = "full", eps0: float = 1.0, transforms: int = 3, bins: int = 8) -> None:
+        super().__init__()
+        self.gaussian = GaussianGenerator(dim, hidden, activation, covariance, eps0)
+        self.flow = NSF(dim, context=dim, transforms=transforms, bins=bins, hidden_features=tuple(hidden),
+                        activation=ACTIVATIONS[activation]).transform
+        for layer in self.flow.transforms:
+            last = layer.hyper[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def set_normalization(self, loc: torch.Tensor, scale: float) -> None:
+        """Centre inputs at ``loc [D]`` and divide them by ``scale`` (the flow's context and ``G``'s input)."""
+        self.gaussian.set_normalization(loc, scale)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [n, D], z [n, D] -> (y [n, D], log |det dy/dz| [n])``."""
+        context = (x - self.gaussian.loc) / self.gaussian.scale
+        u, flow_log_det = self.flow(context).call_and_ladj(z)
+        y, gaussian_log_det = self.gaussian(x, u)
+        return y, flow_log_det + gaussian_log_det
