@@ -41,13 +41,40 @@ def plot_conditionals(
     return path
 
 
+def plot_trajectories(paths: np.ndarray, target: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """Draw a flow's paths ``paths [T, n, D]`` (grey), their starts (blue) and ends (black) over ``target [m, D]``.
+
+    Shows the first two coordinates; writes a PNG to ``path``.
+    """
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.scatter(target[:, 0], target[:, 1], s=1, alpha=0.2, color="tab:orange", label="target Q")
+    ax.plot(paths[:, :, 0], paths[:, :, 1], color="0.5", lw=0.5, alpha=0.6)
+    ax.scatter(paths[0, :, 0], paths[0, :, 1], s=4, color="tab:blue", label="x ~ P", zorder=3)
+    ax.scatter(paths[-1, :, 0], paths[-1, :, 1], s=4, color="black", label="T(x)", zorder=3)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=3, markerscale=3)
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_run(solver, source: np.ndarray, target: np.ndarray, path: str | Path, seed: int = 0, n_anchors: int = 6,
-             n_per_anchor: int = 200) -> Path:
-    """The standard figure of a fitted solver with a ``sample(x, n_per_x)`` method."""
+             n_per_anchor: int = 200, n_paths: int = 300) -> Path:
+    """The standard figure of a fitted solver.
+
+    For a flow (a solver with ``trajectory``, such as OT flow, whose plan is a map) the paths of ``n_paths`` source
+    points; otherwise the conditionals of ``n_anchors`` source points (``sample(x, n_per_x)``).
+    """
     rng = np.random.default_rng(seed)
     shown = 5000
     source = source[rng.permutation(len(source))[:shown]]
     target = target[rng.permutation(len(target))[:shown]]
+    if hasattr(solver, "trajectory"):
+        paths = solver.trajectory(torch.as_tensor(source[:n_paths], dtype=torch.float32), n_steps=20)
+        return plot_trajectories(paths.cpu().numpy(), target, path, f"{type(solver).__name__}: paths x(t)")
     anchors = source[:n_anchors]
     samples = solver.sample(torch.as_tensor(anchors, dtype=torch.float32), n_per_x=n_per_anchor, seed=seed)
     eps = getattr(solver.config, "eps", None)

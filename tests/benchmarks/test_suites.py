@@ -1,7 +1,9 @@
 """The benchmark suites run end to end on a tiny grid and report floors below model scores' scale."""
 
 import numpy as np
+import pytest
 
+from neurot.benchmarks.dynamic_suite import DynamicGrid, dynamic_suite
 from neurot.benchmarks.suites import Grid, format_table, gaussian_suite, mixture_suite
 
 
@@ -23,3 +25,23 @@ def test_mixture_suite_tiny_grid():
     (row,) = mixture_suite(grid)
     assert row["published_lightsb"] == 0.07 and row["floor_cbw2_uvp"] > 0
     assert np.isfinite(row["cbw2_uvp"])
+
+
+def test_dynamic_suite_tiny_grid():
+    """``neurot bench dynamic --quick``-style rows on a 2-D grid of 300 OT flow steps, against the closed forms."""
+    grid = DynamicGrid(dims=(2,), n_train=4000, n_test=1000, steps=300)
+    gaussian, mi = dynamic_suite(grid)
+    assert [gaussian["case"], mi["case"]] == ["gaussian", "mi"]
+    for row in (gaussian, mi):
+        assert row["suite"] == "dynamic" and row["dim"] == 2 and row["steps"] == 300
+        assert row["fit_seconds"] > 0 and row["fit_cpu_seconds"] > 0
+    assert gaussian["l2_uvp"] < 2 and gaussian["inversion"] < 1e-3  # 0.23 % and 1e-7 when written
+    assert gaussian["kinetic_rel_error"] == pytest.approx(gaussian["kinetic"] / gaussian["ot_cost"] - 1)
+    assert abs(gaussian["kinetic_rel_error"]) < 0.2 and gaussian["log_ratio_rel_rmse"] < 0.6  # -0.10, 0.45
+    assert mi["mi_exact"] == pytest.approx(-0.5 * np.log(1 - 0.8**2))
+    assert mi["mi_rel_error"] == pytest.approx(mi["mi"] / mi["mi_exact"] - 1)
+    assert abs(mi["mi_rel_error"]) < 0.3 and mi["log_ratio_rel_rmse"] < 0.6  # +0.12, 0.38
+    table = format_table([gaussian, mi])
+    assert table.splitlines()[0].startswith("| case | D | steps | map L2-UVP %")
+    with pytest.raises(ValueError, match="OT flow only"):
+        dynamic_suite(DynamicGrid(dims=(2,), solvers=("egnot",)))
