@@ -222,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="accuracy and speed tables against exact ground truth")
     bench.add_argument("suite", nargs="?", default="all",
-                       help="gaussian, mixture, unbalanced, speed, single-cell or all (default; single-cell only "
-                       "with --data)")
+                       help="gaussian, mixture, unbalanced, dynamic, speed, single-cell or all (default; "
+                       "single-cell only with --data)")
     bench.add_argument("--quick", action="store_true",
                        help="the reduced grid, minutes on a CPU: D in {2, 16}; single-cell: the fast solvers")
     bench.add_argument("--solvers", help="comma-separated solver names (default: the suite's)")

@@ -8,6 +8,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import multivariate_normal
 
 from neurot.benchmarks import (
+    GaussianMIProblem,
     brenier_map,
     discrete_ot_cost,
     gaussian_log_density_ratio,
@@ -53,6 +54,44 @@ def test_mutual_information_closed_forms():
     joint = np.block([[np.eye(2), cross], [cross.T, np.eye(2)]])
     expected = -0.5 * np.log(np.linalg.det(np.eye(2) - cross @ cross.T))
     assert gaussian_mutual_information(joint, 2) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dim", [2, 8, 40])
+def test_mi_problem_closed_form(dim):
+    """-1/2 log det Sigma = -(D / 4) log(1 - rho^2) = the Gaussian KL to N(0, I) = I(X; Y) of the [X, Y] layout."""
+    problem = GaussianMIProblem(dim, 0.8)
+    cov = problem.cov
+    assert problem.mutual_information == pytest.approx(-dim / 4 * np.log(1 - 0.8**2), rel=1e-12)
+    kl = 0.5 * (np.trace(cov) - dim - np.linalg.slogdet(cov)[1])
+    assert problem.mutual_information == pytest.approx(kl, rel=1e-12)
+    order = np.r_[0:dim:2, 1:dim:2]  # X (even coordinates) first, then Y
+    assert problem.mutual_information == pytest.approx(gaussian_mutual_information(cov[np.ix_(order, order)],
+                                                                                   dim // 2), rel=1e-12)
+    assert np.allclose(cov[:2, :2], [[1, 0.8], [0.8, 1]]) and np.count_nonzero(cov) == 2 * dim
+
+
+def test_mi_problem_samples_and_log_ratio():
+    """Samples have the block covariance; minus the mean exact log-ratio over them is the MI (Monte Carlo, 1 %)."""
+    problem = GaussianMIProblem(8, 0.8)
+    x, y = problem.sample(200_000, np.random.default_rng(0))
+    pairs = np.stack([x, y], axis=2).reshape(len(x), 8)
+    assert np.abs(np.cov(pairs.T) - problem.cov).max() < 0.02
+    assert -problem.log_density_ratio(x, y).mean() == pytest.approx(problem.mutual_information, rel=0.01)
+    joint = np.hstack([x[:50], y[:50]])
+    order = np.r_[0:8:2, 1:8:2]
+    layout_cov = problem.cov[np.ix_(order, order)]
+    expected = multivariate_normal(np.zeros(8), np.eye(8)).logpdf(joint) - multivariate_normal(
+        np.zeros(8), layout_cov).logpdf(joint)
+    np.testing.assert_allclose(problem.log_density_ratio(x[:50], y[:50]), expected, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="shape"):
+        problem.log_density_ratio(x[:5, :3], y[:5, :3])
+
+
+@pytest.mark.parametrize(("options", "match"), [({"dim": 3}, "even"), ({"dim": 4, "rho": 1.0}, "rho"),
+                                                ({"dim": 0}, "dim")])
+def test_mi_problem_rejects_bad_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        GaussianMIProblem(**options)
 
 
 def test_discrete_ot_cost_matches_assignment_and_brute_force():

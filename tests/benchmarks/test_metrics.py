@@ -9,7 +9,14 @@ import scipy.stats
 import torch
 
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair, random_gaussian
-from neurot.benchmarks.metrics import bw2_squared, bw2_uvp, cbw2_uvp, energy_distance, half_energy_distance
+from neurot.benchmarks.metrics import (
+    bw2_squared,
+    bw2_uvp,
+    cbw2_uvp,
+    energy_distance,
+    half_energy_distance,
+    relative_rmse,
+)
 
 
 def random_spd(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -265,3 +272,15 @@ def test_cbw2_uvp_accepts_numpy_and_tensor_scalars_for_target_var() -> None:
     reference = cbw2_uvp(samples, means, I2, 2.0)
     assert cbw2_uvp(samples, means, I2, np.float32(2.0)) == pytest.approx(reference, rel=1e-12)
     assert cbw2_uvp(samples, means, I2, torch.tensor(2.0)) == pytest.approx(reference, rel=1e-12)
+
+
+def test_relative_rmse() -> None:
+    exact = np.array([3.0, -4.0])
+    assert relative_rmse(exact, exact) == 0.0
+    assert relative_rmse(np.zeros(2), exact) == pytest.approx(1.0)
+    assert relative_rmse(exact + 1.0, exact) == pytest.approx(1.0 / np.sqrt(12.5))
+    assert relative_rmse(torch.tensor([3.0, -4.0]), exact) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        relative_rmse(np.zeros(3), exact)
+    with pytest.raises(ValueError, match="all zeros"):
+        relative_rmse(exact, np.zeros(2))

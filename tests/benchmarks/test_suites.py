@@ -1,7 +1,9 @@
 """The benchmark suites run end to end on a tiny grid and report floors below model scores' scale."""
 
 import numpy as np
+import pytest
 
+from neurot.benchmarks.dynamic_suite import DynamicGrid, dynamic_suite
 from neurot.benchmarks.suites import SUITES, Grid, format_table, gaussian_suite, mixture_suite
 from neurot.benchmarks.unbalanced_suite import UnbalancedGrid, unbalanced_suite
 
@@ -27,6 +29,26 @@ def test_mixture_suite_tiny_grid():
     assert row["cbw2_uvp"] < 10 * row["floor_cbw2_uvp"]  # fresh draws: LightSB near the floor at eps = 10
 
 
+def test_dynamic_suite_tiny_grid():
+    """``neurot bench dynamic --quick``-style rows on a 2-D grid of 300 OT flow steps, against the closed forms."""
+    grid = DynamicGrid(dims=(2,), n_train=4000, n_test=1000, steps=300)
+    gaussian, mi = dynamic_suite(grid)
+    assert [gaussian["case"], mi["case"]] == ["gaussian", "mi"]
+    for row in (gaussian, mi):
+        assert row["suite"] == "dynamic" and row["dim"] == 2 and row["steps"] == 300
+        assert row["fit_seconds"] > 0 and row["fit_cpu_seconds"] > 0
+    assert gaussian["l2_uvp"] < 2 and gaussian["inversion"] < 1e-3  # 0.23 % and 1e-7 when written
+    assert gaussian["kinetic_rel_error"] == pytest.approx(gaussian["kinetic"] / gaussian["ot_cost"] - 1)
+    assert abs(gaussian["kinetic_rel_error"]) < 0.2 and gaussian["log_ratio_rel_rmse"] < 0.6  # -0.10, 0.45
+    assert mi["mi_exact"] == pytest.approx(-0.5 * np.log(1 - 0.8**2))
+    assert mi["mi_rel_error"] == pytest.approx(mi["mi"] / mi["mi_exact"] - 1)
+    assert abs(mi["mi_rel_error"]) < 0.3 and mi["log_ratio_rel_rmse"] < 0.6  # +0.12, 0.38
+    table = format_table([gaussian, mi])
+    assert table.splitlines()[0].startswith("| case | D | steps | map L2-UVP %")
+    with pytest.raises(ValueError, match="OT flow only"):
+        dynamic_suite(DynamicGrid(dims=(2,), solvers=("egnot",)))
+
+
 def test_unbalanced_suite_tiny_grid_discards_the_outliers_only_when_unbalanced():
     grid = UnbalancedGrid(taus=(1.0,), psis=("kl",), solvers=("sfeuot",), n_train=4000, n_test=4000, steps=300)
     rows = unbalanced_suite(grid)
@@ -41,7 +63,7 @@ def test_unbalanced_suite_tiny_grid_discards_the_outliers_only_when_unbalanced()
 def test_every_suite_runs_from_one_registry_with_its_own_options(tmp_path, capsys):
     from neurot.cli import main
 
-    assert set(SUITES) >= {"gaussian", "mixture", "unbalanced", "speed", "single-cell"}
+    assert set(SUITES) >= {"gaussian", "mixture", "unbalanced", "dynamic", "speed", "single-cell"}
     assert main(["bench", "unbalanced", "--dims", "2", "--out", str(tmp_path)]) == 2
     assert "--dims does not apply to the unbalanced suite" in capsys.readouterr().err
     assert main(["bench", "gaussian", "--solvers", "sinkhorn", "--out", str(tmp_path)]) == 2

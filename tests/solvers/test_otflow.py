@@ -77,6 +77,15 @@ def test_log_density_ratio_against_exact(fitted_2d):
     assert np.sqrt(np.mean(error**2)) / np.sqrt(np.mean(exact**2)) < 0.3
 
 
+def test_kl_divergence_against_exact(fitted_2d):
+    """``KL(P || Q) = -E_P[log q - log p]`` on held-out P points against the same mean of the exact ratio."""
+    (a, cov_a, b, cov_b), flow = fitted_2d
+    x = samples(a, cov_a, 4000, 8)
+    exact = -gaussian_log_density_ratio(x, a, cov_a, b, cov_b).mean()
+    assert flow.kl_divergence(x) == pytest.approx(-flow.log_density_ratio(x).double().mean().item())
+    assert flow.kl_divergence(x) == pytest.approx(exact, rel=0.2)
+
+
 def test_trajectory_interpolate_and_sample_agree(fitted_2d):
     (a, cov_a, _, _), flow = fitted_2d
     x = torch.as_tensor(samples(a, cov_a, 100, 8), dtype=torch.float32)

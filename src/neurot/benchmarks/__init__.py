@@ -1,6 +1,7 @@
 """Exact ground truth and metrics (importable without matplotlib or POT)."""
 
 from neurot.benchmarks.dynamic import (
+    GaussianMIProblem,
     discrete_ot_cost,
     gaussian_log_density_ratio,
     gaussian_mutual_information,
@@ -19,6 +20,7 @@ from neurot.benchmarks.metrics import bw2_squared, bw2_uvp, cbw2_uvp, energy_dis
 from neurot.benchmarks.unbalanced import UnbalancedGaussianEOT
 
 __all__ = [
+    "GaussianMIProblem",
     "GaussianEOT",
     "UnbalancedGaussianEOT",
     "brenier_map",

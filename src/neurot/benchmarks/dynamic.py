@@ -4,6 +4,7 @@
 - :func:`gaussian_ot_cost`: the OT cost ``1/2 W2^2`` between Gaussians (our ``1/2 |x - y|^2`` convention); the
   kinetic energy ``integral_0^1 E |v|^2 dt`` of the optimal flow on ``[0, 1]`` is ``W2^2``, twice this.
 - :func:`gaussian_mutual_information`: mutual information of a jointly Gaussian pair from its covariance.
+- :class:`GaussianMIProblem`: ``D / 2`` correlated pairs, a mutual-information problem with its exact answer.
 - :func:`discrete_ot_cost`: exact OT cost ``min_pi E_pi[1/2 |x - y|^2]`` between two point clouds (POT).
 - :func:`l2_uvp`: map error in percent of the target variance, ``100 E |T(x) - T*(x)|^2 / Var(Q)``.
 
@@ -12,6 +13,7 @@ numpy float64 throughout; inputs may be array-likes or torch tensors.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,8 +22,8 @@ from neurot._validation import check_int
 from neurot.benchmarks.gaussian import _check_mean, _check_spd
 from neurot.benchmarks.metrics import _as_array, _as_positive_float, bw2_squared
 
-__all__ = ["discrete_ot_cost", "gaussian_log_density_ratio", "gaussian_mutual_information", "gaussian_ot_cost",
-           "l2_uvp"]
+__all__ = ["GaussianMIProblem", "discrete_ot_cost", "gaussian_log_density_ratio", "gaussian_mutual_information",
+           "gaussian_ot_cost", "l2_uvp"]
 
 
 def _gaussian_log_density(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -68,6 +70,62 @@ def gaussian_mutual_information(cov: Any, dim_x: int) -> float:
     log_det = np.linalg.slogdet
     whole = log_det(matrix)[1]
     return float(0.5 * (log_det(matrix[:dim_x, :dim_x])[1] + log_det(matrix[dim_x:, dim_x:])[1] - whole))
+
+
+@dataclass(frozen=True)
+class GaussianMIProblem:
+    """``D / 2`` independent pairs of correlation ``rho``, a mutual-information problem with its exact answer.
+
+    ``P = N(0, Sigma)`` on ``R^D`` with ``Sigma`` block-diagonal, blocks ``[[1, rho], [rho, 1]]`` (coordinates
+    ``2k, 2k + 1``); ``X`` the even coordinates, ``Y`` the odd ones.
+
+    The product of the marginals is ``Q = N(0, I)``, so ``I(X; Y) = KL(P || Q) = 1/2 (tr Sigma - D - log det Sigma)
+    = -1/2 log det Sigma = -(D / 4) log(1 - rho^2)`` nats (the paper's Gaussian MI experiment, rho = 0.8).
+    """
+
+    dim: int
+    rho: float = 0.8
+
+    def __post_init__(self) -> None:
+        check_int("dim", self.dim, minimum=2)
+        if self.dim % 2:
+            raise ValueError(f"dim must be even (pairs of coordinates), got {self.dim}")
+        if isinstance(self.rho, bool) or not isinstance(self.rho, (int, float)) or not -1 < self.rho < 1:
+            raise ValueError(f"rho must be a number in (-1, 1), got {self.rho!r}")
+
+    @property
+    def cov(self) -> np.ndarray:
+        """``Sigma [D, D]``, block-diagonal with ``D / 2`` blocks ``[[1, rho], [rho, 1]]``."""
+        return np.kron(np.eye(self.dim // 2), np.array([[1.0, self.rho], [self.rho, 1.0]]))
+
+    @property
+    def mutual_information(self) -> float:
+        """``I(X; Y) = -1/2 log det Sigma`` in nats."""
+        return float(-0.5 * np.linalg.slogdet(self.cov)[1])
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` draws of ``(X, Y)``: ``x [n, D / 2]``, ``y [n, D / 2]``, row ``i`` one draw (correlated in pairs)."""
+        check_int("n", n)
+        half = self.dim // 2
+        x = rng.standard_normal((n, half))
+        y = self.rho * x + np.sqrt(1.0 - self.rho**2) * rng.standard_normal((n, half))
+        return x, y
+
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        """Exact ``log q - log p`` at the pairs ``x [n, D / 2]``, ``y [n, D / 2]``: ``[n]`` (``q`` the product).
+
+        Densities of ``[x, y]`` and of the interleaved ``(x_1, y_1, x_2, ...)`` agree (a permutation of
+        coordinates), so this is also the ratio at ``np.hstack([x, y])``, the layout of
+        :func:`neurot.mutual_information`.
+        """
+        first = _as_array("x", x, "[n, D / 2]", ndim=2)
+        second = _as_array("y", y, "[n, D / 2]", ndim=2)
+        if first.shape != second.shape or first.shape[1] != self.dim // 2:
+            raise ValueError(f"x and y must both have shape [n, {self.dim // 2}], got {list(first.shape)} and "
+                             f"{list(second.shape)}")
+        pairs = np.stack([first, second], axis=2).reshape(len(first), self.dim)
+        zero = np.zeros(self.dim)
+        return gaussian_log_density_ratio(pairs, zero, self.cov, zero, np.eye(self.dim))
 
 
 def discrete_ot_cost(x: Any, y: Any, x_weights: Any = None, y_weights: Any = None) -> float:

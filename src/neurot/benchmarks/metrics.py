@@ -268,3 +268,19 @@ def two_sample_floor(points: Any, seed: int) -> float:
     order = np.random.default_rng(seed).permutation(len(array))
     half = len(array) // 2
     return half_energy_distance(array[order[:half]], array[order[half:]])
+
+
+def relative_rmse(estimate: Any, exact: Any) -> float:
+    """``sqrt(mean (estimate - exact)^2) / sqrt(mean exact^2)`` over matching arrays (e.g. ``[n]`` log-ratios).
+
+    0 for an exact estimate, 1 for the constant 0; ``exact`` must not be all zeros.
+    """
+    guess = _as_array("estimate", estimate, "[n]")
+    truth = _as_array("exact", exact, "[n]")
+    if guess.shape != truth.shape:
+        raise ValueError(f"estimate and exact must have the same shape, got {list(guess.shape)} and "
+                         f"{list(truth.shape)}")
+    scale = np.sqrt(np.mean(np.square(truth)))
+    if scale == 0:
+        raise ValueError("exact is all zeros: the relative error is undefined")
+    return float(np.sqrt(np.mean(np.square(guess - truth))) / scale)

@@ -15,6 +15,8 @@ Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table
 - ``speed``: EgNOT training throughput and profile, and time to accuracy (:mod:`~neurot.benchmarks.speed`).
 - ``single-cell``: trajectory inference on a user's time course (``--data``), the LightSB paper's protocol
   (:mod:`~neurot.benchmarks.single_cell`): the energy distance at held-out days beside floors and published numbers.
+- ``dynamic``: OT flow against Gaussian closed forms (:mod:`~neurot.benchmarks.dynamic_suite`): map L2-UVP, kinetic
+  cost, log-ratio error, and mutual information of correlated pairs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from neurot.benchmarks.dynamic_suite import DynamicGrid, dynamic_suite
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
 from neurot.benchmarks.mixture import benchmark_pair
@@ -258,6 +261,16 @@ SUITES: dict[str, Suite] = {
          ("floor_end", "floor"), ("fit_seconds", "fit s"), ("sample_seconds", "sample s"), ("note", "note")],
         ("data", "start", "end", "scored", "time_key", "key", "eps"),
         ("sinkhorn",),
+    ),
+    "dynamic": Suite(
+        dynamic_suite,
+        DynamicGrid(dims=(8, 40, 80)),
+        DynamicGrid(dims=(8,), steps=2460),  # a fifth of OT flow's default 12300 steps
+        [("case", "case"), ("dim", "D"), ("steps", "steps"), ("l2_uvp", "map L2-UVP %"), ("inversion", "inversion"),
+         ("kinetic", "kinetic"), ("ot_cost", "1/2 W2^2"), ("log_ratio_rel_rmse", "log-ratio rel. RMSE"),
+         ("mi", "MI"), ("mi_exact", "exact MI"), ("mi_rel_error", "MI rel. error"), ("fit_seconds", "fit s"),
+         ("fit_cpu_seconds", "fit CPU s")],
+        ("dims",),
     ),
 }
 

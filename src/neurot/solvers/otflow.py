@@ -192,6 +192,7 @@ class OTFlow(Solver):
         x_back = flow.inverse(y_hat)                  # T^{-1}, [n, D]
         path = flow.trajectory(x_test, n_steps=20)    # [21, n, D]
         log_ratio = flow.log_density_ratio(points)    # log q - log p, [n]
+        kl = flow.kl_divergence(x_test)               # KL(P || Q) = -mean log_density_ratio, a float
     """
 
     name = "otflow"
@@ -410,6 +411,15 @@ class OTFlow(Solver):
         points = self._points("x", x)
         times = self._ratio_times()
         return sum(self._interval_logits(points, times[k - 1], times[k]) for k in range(1, len(times)))
+
+    def kl_divergence(self, x: Any) -> float:
+        """``KL(P || Q) = E_P[log p - log q]``, estimated as ``-mean_i log_density_ratio(x_i)`` over ``x [n, D] ~ P``.
+
+        Use points the flow was not trained on: the mean over training points is biased upwards where the time
+        score has fitted their noise. With ``P`` a joint law and ``Q`` the product of its marginals this is the
+        mutual information (:func:`neurot.mutual_information`, docs/math.md section 6).
+        """
+        return float(-self.log_density_ratio(x).double().mean())
 
     def sample(self, x: Any, n_per_x: int | None = None, *, seed: int | None = None) -> torch.Tensor:
         """``T(x)`` in the plan-sampling interface of the other solvers (the plan is deterministic).
