@@ -89,3 +89,12 @@ def test_flow_on_the_2d_mixture_pair_within_3x_the_floor():
     """Issue #16's bar at D = 2, eps = 1 (measured: 0.119 % against a floor of 0.067 %, 3-4 min)."""
     (row,) = mixture_suite(Grid(dims=(2,), eps=(1.0,), solvers=("sfeuot",), n_conditional=(200, 1000)))
     assert row["cbw2_uvp_finite"] < 3 * row["floor_cbw2_uvp"], row
+
+
+def test_auto_generator_is_the_flow_up_to_d16_and_gaussian_above():
+    from neurot.nn import FlowGenerator, GaussianGenerator
+
+    for dim, family in [(16, FlowGenerator), (17, GaussianGenerator)]:
+        points = np.random.default_rng(0).normal(size=(64, dim))
+        solver = neurot.SFEUOT(eps=0.5, hidden=(8,), generator_hidden=(8,), batch_size=16, hjb_weight=0.0)
+        assert isinstance(solver.fit(points, points + 1, steps=1).generator_net, family)

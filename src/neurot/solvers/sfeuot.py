@@ -43,12 +43,11 @@ Algorithm (per step; both networks trained by Adam, learning rates cosine-decaye
    ``gibbs_gap = E_x[E_z(c - V(1, T)) - eps H(T(x, .)) + eps log Z(x)]`` uses ``V(0, .)`` for ``eps log Z`` and
    estimates ``eps E_x KL(T(x, .) || pi_g(. | x))`` (>= 0 when ``V(0, .)`` is accurate).
 
-Generator families (BENCHMARKS.md, "SF-EUOT generator families"; the default is ``"flow"``): on a target with 2 %
-far outliers the *balanced* solver's Gaussian generator sends 0-0.4 % of samples there (exact: 2 %), the flow 1.9 %;
-the unbalanced solver discards them with either. On the mixture benchmark the flow's cBW2-UVP is 0.12 / 0.21 % at
-D = 2, eps = 1 / 10 (floors 0.07 / 0.16; Gaussian 1.4 / 7.0 %) and 1.6 % at D = 16, eps = 1 (floor 0.17; Gaussian
-3.6 %); D = 16, eps = 10 stays out of reach of both in 2000 steps (flow 18 %, Gaussian 15 %). The flow costs 2-3x the
-fit time of the Gaussian generator.
+Generator families (BENCHMARKS.md, "SF-EUOT generator families" and the single-cell section): the flow represents
+the multimodal conditionals of the mixture benchmark and carries a balanced plan's mass to far outliers, where the
+Gaussian family cannot; it costs a few times the Gaussian's fit time at D <= 16 and far more at D = 50, where the
+single-cell time course scores the same with either. The default ``"auto"`` is the flow up to D = 16, the Gaussian
+above.
 """
 
 from __future__ import annotations
@@ -78,6 +77,8 @@ from neurot.solvers.base import Solver
 
 #: Generator families of ``SFEUOTConfig.generator``.
 GENERATORS = ("flow", "gaussian")
+#: Largest dimension for which ``generator="auto"`` is the flow.
+FLOW_MAX_DIM = 16
 
 
 @dataclass
@@ -91,8 +92,9 @@ class SFEUOTConfig:
         hidden, activation: MLP of the potential ``V(t, x)``; ``generator_hidden``: MLP of the generator (and of
             each flow layer).
         generator: the family of ``T(x, .)``: ``"flow"`` (:class:`~neurot.nn.FlowGenerator`, a conditional spline
-            flow before a Gaussian layer: multimodal conditionals) or ``"gaussian"``
-            (:class:`~neurot.nn.GaussianGenerator`, one Gaussian per source point: exact entropy, 2-4x faster).
+            flow before a Gaussian layer: multimodal conditionals), ``"gaussian"``
+            (:class:`~neurot.nn.GaussianGenerator`, one Gaussian per source point: exact entropy, faster) or
+            ``"auto"`` (the flow up to ``D = 16``, the Gaussian above).
         flow_transforms, flow_bins: layers of the flow and spline bins per layer (``generator="flow"``).
         generator_covariance: ``"full"`` (lower-triangular ``L(x)``), ``"diag"``, or ``"auto"`` (full for
             ``D <= 16``).
@@ -112,7 +114,7 @@ class SFEUOTConfig:
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
     generator_hidden: tuple[int, ...] = (128, 128)
-    generator: str = "flow"
+    generator: str = "auto"
     flow_transforms: int = 3
     flow_bins: int = 8
     generator_covariance: str = "auto"
@@ -131,7 +133,7 @@ class SFEUOTConfig:
         check_positive("tau", self.tau, allow_none=True)
         check_choice("psi", self.psi, CONJUGATES)
         check_choice("generator_covariance", self.generator_covariance, ["auto", "full", "diag"])
-        check_choice("generator", self.generator, GENERATORS)
+        check_choice("generator", self.generator, ["auto", *GENERATORS])
         for name in ("steps", "batch_size", "generator_steps", "flow_transforms"):
             check_int(name, getattr(self, name))
         check_int("hjb_points", self.hjb_points, allow_none=True)
@@ -199,7 +201,8 @@ class SFEUOT(Solver):
         """The untrained generator ``T(x, z)`` of ``config.generator``, starting at ``N(x, eps I)``."""
         config = self.config
         shared = (dim, config.generator_hidden, config.activation, covariance)
-        if config.generator == "flow":
+        family = config.generator if config.generator != "auto" else "flow" if dim <= FLOW_MAX_DIM else "gaussian"
+        if family == "flow":
             return FlowGenerator(*shared, eps0=config.eps, transforms=config.flow_transforms, bins=config.flow_bins)
         return GaussianGenerator(*shared, eps0=config.eps)
 
