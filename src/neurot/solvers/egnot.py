@@ -36,7 +36,7 @@ from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, GaussianMixturePotential, MLPPotential
 from neurot.nn.gmm import COVARIANCES
-from neurot.optim import cosine_lr, optimizer_step, read_scalars
+from neurot.optim import optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
     ChainDivergedError,
@@ -195,6 +195,7 @@ class EgNOT(Solver):
     name = "egnot"
     Config = EgNOTConfig
     flat_data = False
+    stoppable = True
 
     def __init__(self, eps: float, **options: Any) -> None:
         super().__init__(eps=eps, **options)
@@ -235,6 +236,9 @@ class EgNOT(Solver):
         else:
             self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation)
         self.potential.to(self.device)
+
+    def _auto_stop(self) -> bool:
+        return isinstance(self.config.potential, str) and self.config.potential == "mlp"
 
     @property
     def exact(self) -> bool:
@@ -317,7 +321,7 @@ class EgNOT(Solver):
         config = self.config
         x = self.source_data.sample(config.batch_size, self.generator)
         y_pos = self.target_data.sample(config.batch_size, self.generator)
-        lr = cosine_lr(self.optimizer, self.lr, step - 1, total)
+        lr = self.schedule.set_lr(self.optimizer, self.lr, step)
         f_pos = self.potential(y_pos)
         if self.exact:
             # -L(f) = eps E_P[log Z_f(x)] - E_Q[f(y)], computed in closed form.
