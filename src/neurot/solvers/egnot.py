@@ -72,10 +72,15 @@ class EgNOTConfig:
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations (None: 5000 for the mixture, 10000 otherwise), batch size, Adam
             learning rate, cosine-decayed to 0 (None: 1e-3 for the MLP, which normalises its inputs by the target's
-            mean and scale, 1e-2 for the mixture). The accuracy comes at the end of the decay, where the potential's
-            gradient noise fades: D = 16 Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP 0.24 / 0.14 / 0.13 %
-            after 2000 iterations (20k test inputs) and 0.092 / 0.044 / 0.049 % after 10000 (100k test inputs,
-            as the paper, whose numbers are 0.2 / 0.1 / 0.09), in about 5 minutes of a 2-core CPU.
+            mean and scale, 1e-2 for the mixture). For the MLP potential ``steps`` is a cap: ``fit``'s default
+            ``stop="auto"`` holds 1024 points of each marginal out (at most a tenth), scores the plan on them every
+            200 steps (:meth:`evaluate`) and once that score has stopped improving decays the rate over as many
+            steps as were run and ends (:class:`neurot.stopping.Stopping`, docs/math.md section 9; on data of
+            fewer than 1280 points, or with at most 2000 steps, every step runs; ``stop=None`` runs every step).
+            The accuracy comes at the end of the decay, where the potential's gradient noise fades: D = 16
+            Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP 0.24 / 0.14 / 0.13 % after 2000 iterations (20k test
+            inputs) and 0.092 / 0.044 / 0.049 % after 10000 (100k test inputs, as the paper, whose numbers are
+            0.2 / 0.1 / 0.09), in about 5 minutes of a 2-core CPU.
         alpha: weight of ``mean(f^2) / (eps scale^2)`` over both batches (``scale``: the target's std), keeping the
             energy bounded (0 disables it). The penalty pulls ``f`` toward 0 against the dual, whose curvature in
             ``f`` is of order ``1 / eps``: so scaled, its bias on the plan does not grow as ``eps`` shrinks (with
