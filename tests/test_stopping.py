@@ -119,3 +119,25 @@ def test_auto_applies_to_the_mlp_potential_on_enough_data_and_long_fits_only(dat
     assert solver._stop_rule("auto", 10_000, *map(as_source, ("x", "y"), data)) is None
     mixture = neurot.EgNOT(eps=0.5, potential="gmm")
     assert mixture._stop_rule("auto", 10_000, *map(as_source, ("x", "y"), big)) is None
+
+
+def test_sfeuot_takes_the_rule_too(data):
+    solver = neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16, 16), generator_hidden=(16,), batch_size=32)
+    solver.fit(*data, steps=60, seed=0, stop=rule())
+    assert solver.schedule.decay_after is not None and solver.step == solver.schedule.end < 60
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eps", [0.1, 1.0])
+def test_the_default_fit_of_a_d5_pair_stops_early_at_the_issue_bar(eps):
+    """Issue #15: a D = 5 pair within plan BW2-UVP 0.5 % and cBW2-UVP 1 %, in far fewer than the 10000 steps."""
+    problem = gaussian_benchmark_pair(5, eps=eps, seed=0)
+    rng = np.random.default_rng(0)
+    solver = neurot.EgNOT(eps=eps).fit(problem.sample_source(20_000, rng), problem.sample_target(20_000, rng), seed=0)
+    assert solver.step <= 4000
+    x = problem.sample_source(20_000, rng)
+    y = solver.sample(x, seed=0).numpy()
+    assert bw2_uvp(np.hstack([x, y]), problem.plan_mean, problem.plan_cov) <= 0.5
+    samples = solver.sample(x[:100], n_per_x=1000, seed=1).numpy()
+    target_var = np.trace(problem.target_cov)
+    assert cbw2_uvp(samples, problem.conditional_mean(x[:100]), problem.conditional_cov, target_var) <= 1.0
