@@ -53,7 +53,7 @@ class Stopping:
     every: int = 200
     min_steps: int = 1000
     patience: int = 3
-    decay: float = 1.0
+    decay: float = 2.0
     held_out: int = 1024
     scores: list[float] = field(default_factory=list, init=False, repr=False)
     noise: float = field(default=0.0, init=False, repr=False)

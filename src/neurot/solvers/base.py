@@ -139,7 +139,7 @@ class Solver:
         ``stop``: a :class:`neurot.stopping.Stopping` rule (the number of steps is then the most the fit runs: it
         ends with a decay once a held-out score stops improving, on points held out of the data), None to run every
         step, or ``"auto"``: the solver's default (:meth:`_auto_stop`; EgNOT's MLP potential uses ``Stopping()``
-        when the data hold at least 1280 points and the fit more than ``2 min_steps`` steps).
+        when the data hold at least 1280 points and the fit more than 3000 steps).
         """
         source_data, target_data = self.check_fit(source, target, steps=steps, seed=seed, device=device,
                                                   checkpoint_every=checkpoint_every, stop=stop)
@@ -208,7 +208,8 @@ class Solver:
         if not self._auto_stop():
             return None
         rule = Stopping()
-        useful = total > 2 * rule.min_steps and min(map(rule.held_out_size, (source, target))) >= MIN_HELD_OUT
+        shortens = total > (1 + rule.decay) * rule.min_steps
+        useful = shortens and min(map(rule.held_out_size, (source, target))) >= MIN_HELD_OUT
         return rule if useful else None
 
     def _auto_stop(self) -> bool:

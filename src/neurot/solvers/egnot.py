@@ -74,9 +74,9 @@ class EgNOTConfig:
             learning rate, cosine-decayed to 0 (None: 1e-3 for the MLP, which normalises its inputs by the target's
             mean and scale, 1e-2 for the mixture). For the MLP potential ``steps`` is a cap: ``fit``'s default
             ``stop="auto"`` holds 1024 points of each marginal out (at most a tenth), scores the plan on them every
-            200 steps (:meth:`evaluate`) and once that score has stopped improving decays the rate over as many
-            steps as were run and ends (:class:`neurot.stopping.Stopping`, docs/math.md section 9; on data of
-            fewer than 1280 points, or with at most 2000 steps, every step runs; ``stop=None`` runs every step).
+            200 steps (:meth:`evaluate`) and once that score has stopped improving decays the rate over twice
+            as many steps as were run and ends (:class:`neurot.stopping.Stopping`, docs/math.md section 9; on data of
+            fewer than 1280 points, or with at most 3000 steps, every step runs; ``stop=None`` runs every step).
             The accuracy comes at the end of the decay, where the potential's gradient noise fades: D = 16
             Gaussians at eps = 0.1 / 1 / 10 scored plan BW2-UVP 0.24 / 0.14 / 0.13 % after 2000 iterations (20k test
             inputs) and 0.092 / 0.044 / 0.049 % after 10000 (100k test inputs, as the paper, whose numbers are
