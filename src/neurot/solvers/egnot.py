@@ -38,7 +38,7 @@ from neurot._validation import (
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, MLPPotential
-from neurot.optim import cosine_lr, optimizer_step, read_scalars
+from neurot.optim import optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
     ChainDivergedError,
@@ -68,7 +68,10 @@ class EgNOTConfig:
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (the
             networks normalise their inputs by the target's mean and scale). The accuracy comes at the end of the
-            decay, where the potential's gradient noise fades (BENCHMARKS.md: accuracy against iterations).
+            decay, where the potential's gradient noise fades (BENCHMARKS.md: accuracy against iterations). With
+            ``fit(..., stop="auto")`` (MLP potential) ``steps`` is a cap: the plan is scored on held-out points every
+            200 steps and once the score stops improving the rate decays over twice as many steps as were run
+            (:class:`neurot.stopping.Stopping`, docs/math.md section 9).
         alpha: weight of ``mean(f^2) / (eps scale^2)`` over both batches (``scale``: the target's std), keeping the
             energy bounded (0 disables it). The penalty pulls ``f`` toward 0 against the dual, whose curvature in
             ``f`` is of order ``1 / eps``: so scaled, its bias on the plan does not grow as ``eps`` shrinks (with
@@ -172,6 +175,7 @@ class EgNOT(Solver):
     name = "egnot"
     Config = EgNOTConfig
     flat_data = False
+    stoppable = True
 
     def __new__(cls, eps: float, **options: Any) -> Any:
         """``EgNOT(eps, potential="gmm", ...)`` is the former spelling of :class:`~neurot.LightSB` and returns one."""
@@ -213,6 +217,9 @@ class EgNOT(Solver):
         else:
             self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation)
         self.potential.to(self.device)
+
+    def _auto_stop(self) -> bool:
+        return isinstance(self.config.potential, str) and self.config.potential == "mlp"
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"potential": self.potential}
@@ -284,7 +291,7 @@ class EgNOT(Solver):
         config = self.config
         x = self.source_data.sample(config.batch_size, self.generator)
         y_pos = self.target_data.sample(config.batch_size, self.generator)
-        lr = cosine_lr(self.optimizer, config.lr, step - 1, total)
+        lr = self.schedule.set_lr(self.optimizer, config.lr, step)
         f_pos = self.potential(y_pos)
         _, y_neg, diagnostics = self._negatives(x)
         f_neg = self.potential(y_neg)

@@ -72,7 +72,7 @@ from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
 from neurot.nn import FlowGenerator, GaussianGenerator, TimeMLPPotential
-from neurot.optim import cosine_lr, optimizer_step, read_scalars
+from neurot.optim import optimizer_step, read_scalars
 from neurot.solvers.base import Solver
 
 #: Generator families of ``SFEUOTConfig.generator``.
@@ -180,6 +180,7 @@ class SFEUOT(Solver):
     """
 
     name = "sfeuot"
+    stoppable = True
     Config = SFEUOTConfig
 
     def __init__(self, eps: float, tau: float | None = None, **options: Any) -> None:
@@ -269,8 +270,8 @@ class SFEUOT(Solver):
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
         config = self.config
-        lr = cosine_lr(self.optimizer, config.lr, step - 1, total)
-        cosine_lr(self.generator_optimizer, config.generator_lr or config.lr, step - 1, total)
+        lr = self.schedule.set_lr(self.optimizer, config.lr, step)
+        self.schedule.set_lr(self.generator_optimizer, config.generator_lr or config.lr, step)
         metrics: dict[str, float] = {}
         for _ in range(config.generator_steps):
             x = self.source_data.sample(config.batch_size, self.generator)
