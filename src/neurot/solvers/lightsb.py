@@ -21,7 +21,7 @@ from torch import nn
 
 from neurot._validation import check_choice, check_int, check_positive
 from neurot.data import DataSource
-from neurot.optim import cosine_lr, optimizer_step, read_scalars
+from neurot.optim import optimizer_step, read_scalars
 from neurot.solvers.base import Solver
 from neurot.solvers.gaussian_mixture import COVARIANCES, GaussianMixturePotential
 
@@ -112,7 +112,7 @@ class LightSB(Solver):
         config = self.config
         x = self.source_data.sample(config.batch_size, self.generator)
         y = self.target_data.sample(config.batch_size, self.generator)
-        lr = cosine_lr(self.optimizer, config.lr, step - 1, total)
+        lr = self.schedule.set_lr(self.optimizer, config.lr, step)
         f_pos = self.potential(y).mean()
         loss = config.eps * self.potential.log_partition(x).mean() - f_pos
         metrics = read_scalars({"loss": loss, "lr": lr, "f_pos": f_pos})
