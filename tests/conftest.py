@@ -1,6 +1,12 @@
+import os
+
 import numpy as np
 import pytest
 import torch
+
+# cuBLAS is deterministic only with a fixed workspace, set before CUDA starts (tests/test_devices.py compares a resumed
+# fit bitwise with an uninterrupted one on CUDA too).
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 from neurot.benchmarks.metrics import bw2_uvp
 
