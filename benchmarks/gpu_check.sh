@@ -66,7 +66,7 @@ fi
 step "versions" 30 "$PY" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda,
     torch.cuda.get_device_name(), torch.get_num_threads(), "CPU threads")'
 step "GPU tests: pytest -m gpu" 150 "$PY" -m pytest -m gpu -x -q -p no:cacheprovider
-step "timed fits, GPU against CPU" 150 "$PY" benchmarks/gpu_speed.py --steps 1000 --cpu-steps 50 --out "$RESULTS"
+step "timed fits, GPU against CPU" 200 "$PY" benchmarks/gpu_speed.py --steps 500 --cpu-steps 40 --out "$RESULTS"
 left=$((DEADLINE_S - (SECONDS - START) - 20))
 step "Gaussian grid D = 64, 128 on cuda" "$((left + 15))" "$PY" benchmarks/gpu_grid.py --limit "$left" --out "$RESULTS"
 
