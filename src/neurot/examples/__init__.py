@@ -33,6 +33,18 @@ def _digits_latent(out: Path, **options: Any) -> dict[str, Any]:
     return run_digits_latent(out, **options)
 
 
+def _digits_generate(out: Path, **options: Any) -> dict[str, Any]:
+    from neurot.examples.sfeuot_digits import run_digits_generate
+
+    return run_digits_generate(out, **options)
+
+
+def _digits_2to3_sfeuot(out: Path, **options: Any) -> dict[str, Any]:
+    from neurot.examples.sfeuot_digits import run_digits_2to3_sfeuot
+
+    return run_digits_2to3_sfeuot(out, **options)
+
+
 EXAMPLES: dict[str, Example] = {
     example.name: example
     for example in (
@@ -40,6 +52,10 @@ EXAMPLES: dict[str, Example] = {
                 _digits_2to3),
         Example("digits-latent", "colored digits 2 -> 3 in the latent space of a decoder neurot trains "
                 "(EgNOT, cost latent(decoder); a few CPU minutes)", _digits_latent),
+        Example("digits-generate", "colored digits of all ten classes from Gaussian noise in pixel space "
+                "(SF-EUOT, one network call per sample; CPU_TODO)", _digits_generate),
+        Example("digits-2to3-sfeuot", "colored digits 2 -> 3 in pixel space as digits-2to3, with SF-EUOT's one-step "
+                "generator (CPU_TODO)", _digits_2to3_sfeuot),
     )
 }
 
