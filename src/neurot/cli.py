@@ -48,7 +48,7 @@ def _fit_example(args: argparse.Namespace) -> None:
         raise ValueError("give either a config file or --example NAME, not both")
     device = check_device("--device", args.device)
     metrics = run_example(args.example, args.out, overwrite=args.overwrite, steps=args.steps, seed=args.seed or 0,
-                          device=device)
+                          device=str(device))  # str: recorded in config.json
     print(", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items()))
     print(f"run written to {args.out}")
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurot.cli import main
 from neurot.data.digits import colored_digits
 from neurot.examples import EXAMPLES, run_example
 from neurot.examples.digit_metrics import classifier_features, digit_classifier, frechet_distance
@@ -55,6 +56,15 @@ def test_digits_2to3_sfeuot_runs_end_to_end(tmp_path, classifier_file):
     metrics = run("digits-2to3-sfeuot", tmp_path, classifier_file)
     assert {"classified_as_target", "color_error", "diversity", "images_per_second"} <= set(metrics)
     assert metrics["diversity"] > 0  # a stochastic generator
+
+
+def test_the_command_line_runs_an_example(tmp_path, classifier_file):
+    """``neurot fit --example``: the device it checks is recorded in config.json as a string."""
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(classifier_file, out / "classifier.safetensors")
+    assert main(["fit", "--example", "digits-2to3-sfeuot", "--out", str(out), "--steps", "2"]) == 0
+    assert json.loads((out / "config.json").read_text())["fit"]["device"] == "cpu"
 
 
 def gaussian_sample(mean, cov, n, seed):
