@@ -52,10 +52,10 @@ EXAMPLES: dict[str, Example] = {
                 _digits_2to3),
         Example("digits-latent", "colored digits 2 -> 3 in the latent space of a decoder neurot trains "
                 "(EgNOT, cost latent(decoder); a few CPU minutes)", _digits_latent),
-        Example("digits-generate", "colored digits of all ten classes from Gaussian noise in pixel space "
-                "(SF-EUOT, one network call per sample; CPU_TODO)", _digits_generate),
         Example("digits-2to3-sfeuot", "colored digits 2 -> 3 in pixel space as digits-2to3, with SF-EUOT's one-step "
-                "generator (CPU_TODO)", _digits_2to3_sfeuot),
+                "generator (~6 CPU minutes)", _digits_2to3_sfeuot),
+        Example("digits-generate", "colored digits 0-9 from N(0, I) in pixel space (SF-EUOT, one network call per "
+                "sample; ~3 CPU minutes; its samples are still noise, see BENCHMARKS.md)", _digits_generate),
     )
 }
 
