@@ -1,6 +1,5 @@
 """Fits that stop when they are done: the schedule with a final decay, the plateau rule, and fits that use them."""
 
-import time
 
 import numpy as np
 import pytest
@@ -56,10 +55,8 @@ def test_an_easy_problem_stops_well_before_the_cap_and_stays_accurate():
     rng = np.random.default_rng(0)
     x, y = problem.sample_source(5000, rng), problem.sample_target(5000, rng)
     rule = Stopping(every=50, min_steps=200, held_out=256)
-    start = time.perf_counter()
     solver = neurot.EgNOT(eps=1.0, hidden=(64, 64), batch_size=256).fit(x, y, steps=3000, seed=0, stop=rule)
     assert solver.step <= 1000 and solver.step == solver.schedule.end, solver.schedule
-    assert time.perf_counter() - start < 60
     checks = [m["held_out_energy"] for m in solver.history if "held_out_energy" in m]
     assert checks == rule.scores and len(checks) == solver.schedule.decay_after // 50
     x_test = problem.sample_source(4000, rng)
