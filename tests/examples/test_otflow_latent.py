@@ -13,7 +13,8 @@ from neurot.examples.otflow_latent import PATH_TIMES
 from neurot.solvers import OTFlow
 
 EVALUATION_KEYS = {"evaluation", "classified_as_target", "color_error", "diversity", "images_per_second", "threads",
-                   "device", "fit_seconds", "autoencoder_seconds", "outputs_per_input"}
+                   "device", "fit_seconds", "autoencoder_seconds", "outputs_per_input",
+                   "kinetic_energy"}
 
 
 def test_digits_otflow_runs_end_to_end(tmp_path):
@@ -28,6 +29,7 @@ def test_digits_otflow_runs_end_to_end(tmp_path):
     assert [line["step"] for line in lines[:-1]][-1] == 20
     assert metrics["diversity"] == 0.0 and metrics["outputs_per_input"] == 1
     assert 0 <= metrics["classified_as_target"] <= 1 and 0 <= metrics["color_error"] <= 180
+    assert metrics["kinetic_energy"] > 0
     config = json.loads((out / "config.json").read_text())
     assert config["example"] == "digits-otflow" and config["solver"]["name"] == "otflow"
     assert config["fit"]["steps"] == 20 and config["fit"]["device"] == "cpu"

@@ -47,7 +47,7 @@ EXAMPLES: dict[str, Example] = {
         Example("digits-latent", "colored digits 2 -> 3 in the latent space of a decoder neurot trains "
                 "(EgNOT, cost latent(decoder); a few CPU minutes)", _digits_latent),
         Example("digits-otflow", "colored digits 2 -> 3 by OT flow between the latent codes of an autoencoder "
-                "neurot trains; the figure decodes the flow's paths (~2.5 CPU minutes)", _digits_otflow),
+                "neurot trains; the figure decodes the flow's paths (~1 CPU minute)", _digits_otflow),
     )
 }
 
