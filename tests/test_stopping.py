@@ -118,6 +118,12 @@ def test_auto_applies_to_the_mlp_potential_on_enough_data_and_long_fits_only(dat
     assert mixture._stop_rule("auto", 10_000, *map(as_source, ("x", "y"), big)) is None
 
 
+def test_progress_lines_count_to_the_rule_s_end_not_the_cap(data, caplog):
+    with caplog.at_level("INFO", logger="neurot.solvers.base"):
+        solver = tiny().fit(*data, steps=60, seed=3, stop=rule(), progress="lines")
+    assert solver.step < 60 and f"step {solver.step}/{solver.step} (100%)" in caplog.text
+
+
 def test_sfeuot_takes_the_rule_too(data):
     solver = neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16, 16), generator_hidden=(16,), batch_size=32)
     solver.fit(*data, steps=60, seed=0, stop=rule())
