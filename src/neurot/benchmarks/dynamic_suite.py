@@ -82,7 +82,7 @@ def mi_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict:
     flow = OTFlow()
     fraction = grid.n_test / (grid.n_train + grid.n_test)
     estimate, timing = timed(lambda: mutual_information(x, y, flow=flow, test_fraction=fraction,
-                                                              steps=grid.steps, seed=grid.seed, device=device))
+                                                        steps=grid.steps, seed=grid.seed, device=device))
     x_test, y_test = x[-grid.n_test:], y[-grid.n_test:]
     y_shuffled = y_test[rng.permutation(grid.n_test)]
     points = np.vstack([np.hstack([x_test, y_test]), np.hstack([x_test, y_shuffled])])
