@@ -95,6 +95,7 @@ COURSE = "[data]\ntime_course = 'c.npz'\n"
     "text,message",
     [
         (DATA + SOLVER + "[fit]\nsorce = 'moons'\n", "unknown keys in [fit]"),
+        (DATA + SOLVER + "[fit]\nstop = 'early'\n", "must be one of ['auto', 'off'], got 'early'"),
         ("[solvr]\neps = 1\n", "unknown tables"),
         (DATA + "[solver]\nname = 'egnot'\neps = -1\n", "eps must be a finite number > 0"),
         (DATA + "[solver]\nname = 'egnot'\neps = 1\nlr0 = 2\n", "unknown EgNOT options"),
@@ -115,6 +116,23 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys, text, message):
     (tmp_path / "bad.toml").write_text(text)
     assert main(["fit", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "out"), "--steps", "1"]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "passed"), [([], None), (["--stop", "auto"], "auto"), (["--stop", "off"], None)])
+def test_stop_reaches_the_fit(tmp_path, monkeypatch, given, passed):
+    """``[fit] stop`` / ``--stop``: the fit's ``stop`` argument, checked with the rest before anything is written."""
+    import neurot.solvers.base
+
+    seen = {}
+
+    def check_fit(solver, *args, stop=None, **kwargs):
+        seen["stop"] = stop
+        raise ValueError("checked")
+
+    monkeypatch.setattr(neurot.solvers.base.Solver, "check_fit", check_fit)
+    (tmp_path / "run.toml").write_text(DATA + SOLVER)
+    assert main(["fit", str(tmp_path / "run.toml"), "--out", str(tmp_path / "out"), *given]) == 2
+    assert seen == {"stop": passed} and not (tmp_path / "out").exists()
 
 
 def test_examples_are_listed(capsys):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from neurot._validation import check_device, check_int
-from neurot.config import merge_config, read_config
+from neurot.config import STOP_CHOICES, merge_config, read_config
 from neurot.solvers import DivergenceError
 
 
@@ -31,7 +31,7 @@ def _fit(args: argparse.Namespace) -> None:
         raise ValueError("--resume continues the run in --out with its own config.json: do not pass a config")
     config = read_config(Path(args.out) / RUN_CONFIG if args.resume else args.config)
     overrides = {"steps": args.steps, "device": args.device, "seed": args.seed,
-                 "checkpoint_every": args.checkpoint_every}
+                 "checkpoint_every": args.checkpoint_every, "stop": args.stop}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config = merge_config(config, {"fit": overrides}, source="command line")
     progress = {"auto": None, "bar": True, "lines": "lines", "off": False}[args.progress]
@@ -48,7 +48,7 @@ def _fit_example(args: argparse.Namespace) -> None:
         raise ValueError("give either a config file or --example NAME, not both")
     device = check_device("--device", args.device)
     metrics = run_example(args.example, args.out, overwrite=args.overwrite, steps=args.steps, seed=args.seed or 0,
-                          device=str(device))  # str: recorded in config.json
+                          device=device)
     print(", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items()))
     print(f"run written to {args.out}")
 
@@ -204,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a progress bar, a line with the rate and the time left every 30 s, or nothing (default "
                      "auto: a bar on a terminal, else lines)")
     fit.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200; also at the end)")
+    fit.add_argument("--stop", choices=STOP_CHOICES, help="auto: end when a held-out score stops improving, --steps "
+                     "being the most (EgNOT's MLP potential; others run every step); off (default): run every step")
     fit.set_defaults(run=_fit)
 
     examples = commands.add_parser("examples", help="list the examples that `neurot fit --example NAME` runs")

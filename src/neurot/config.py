@@ -21,6 +21,7 @@ A configuration has three tables::
     checkpoint_every = 200      # steps between checkpoints in RUN_DIR/checkpoints (and one at the end)
     tensorboard = false         # also log to RUN_DIR/tensorboard (pip install 'neurot[tb]')
     holdout = 0.1               # share of a file's points kept out of training for the end-of-run check
+    stop = "off"                # "auto": end when a held-out score stops improving (EgNOT's MLP; steps = the most)
 
 Instead of ``source`` and ``target``, a time course (neurot.data.read_time_course) and the two times to connect::
 
@@ -47,8 +48,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from neurot._validation import check_bool, check_int, check_keys, check_probability
+from neurot._validation import check_bool, check_choice, check_int, check_keys, check_probability
 from neurot.data import TOY_SETS
+
+#: Values of ``[fit] stop``: ``fit(stop="auto")`` or ``fit(stop=None)``.
+STOP_CHOICES = ("auto", "off")
 
 FILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"n_samples": 20_000, "seed": 0},
@@ -69,7 +73,7 @@ TIME_COURSE_KEYS = ("time_key", "source_time", "target_time")
 
 SECTION_KEYS = {
     "data": {"source", "target", "n_samples", "seed", "key", "time_course", "time_key", "source_time", "target_time"},
-    "fit": {"steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard", "holdout"},
+    "fit": {"steps", "seed", "device", "log_every", "checkpoint_every", "tensorboard", "holdout", "stop"},
 }
 
 
@@ -194,4 +198,5 @@ VALUE_CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("fit", "checkpoint_every"): check_int,
     ("fit", "tensorboard"): check_bool,
     ("fit", "holdout"): _check_holdout,
+    ("fit", "stop"): partial(check_choice, choices=STOP_CHOICES),
 }

@@ -235,8 +235,9 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
     seed = fit.get("seed") or 0
     data = load_data(config["data"], fit.get("holdout", DEFAULT_HOLDOUT), seed)
     source, target = data.source, data.target
+    stop = "auto" if fit.get("stop") == "auto" else None
     solver.check_fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=fit.get("device"),
-                     checkpoint_every=fit.get("checkpoint_every", 200))
+                     checkpoint_every=fit.get("checkpoint_every", 200), stop=stop)
     device, joined = distributed.init_from_env(fit.get("device"))
     writer, finished = None, False
     try:
@@ -251,7 +252,7 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
         started = time.perf_counter()
         solver.fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=device,
                    callbacks=[writer] if writer else [], progress=progress, checkpoint_dir=out / CHECKPOINT_DIR,
-                   checkpoint_every=fit.get("checkpoint_every", 200), resume=resume)
+                   checkpoint_every=fit.get("checkpoint_every", 200), resume=resume, stop=stop)
         if main:
             fit_seconds = time.perf_counter() - started
             solver.save(out / MODEL_DIR)

@@ -44,7 +44,7 @@ def test_registry_holds_the_sfeuot_examples():
 def test_digits_generate_runs_end_to_end(tmp_path, classifier_file):
     metrics = run("digits-generate", tmp_path, classifier_file)
     keys = {"frechet_distance", "frechet_floor", "confident", "confident_real", "class_shares", "class_tv",
-            "samples_per_second"}
+            "samples_per_second", "fit_seconds"}
     assert keys <= set(metrics)
     # three steps leave the generator near N(x, eps I): noise, far from real digits
     assert metrics["frechet_distance"] > 3 * metrics["frechet_floor"] > 0
@@ -54,12 +54,12 @@ def test_digits_generate_runs_end_to_end(tmp_path, classifier_file):
 
 def test_digits_2to3_sfeuot_runs_end_to_end(tmp_path, classifier_file):
     metrics = run("digits-2to3-sfeuot", tmp_path, classifier_file)
-    assert {"classified_as_target", "color_error", "diversity", "images_per_second"} <= set(metrics)
+    assert {"classified_as_target", "color_error", "diversity", "images_per_second", "fit_seconds"} <= set(metrics)
     assert metrics["diversity"] > 0  # a stochastic generator
 
 
 def test_the_command_line_runs_an_example(tmp_path, classifier_file):
-    """``neurot fit --example``: the device it checks is recorded in config.json as a string."""
+    """``neurot fit --example`` (the device it checks is recorded in config.json as a string)."""
     out = tmp_path / "run"
     out.mkdir()
     shutil.copy(classifier_file, out / "classifier.safetensors")

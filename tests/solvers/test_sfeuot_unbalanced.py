@@ -77,14 +77,13 @@ def test_outliers_are_discarded(psi):
 def test_balanced_plan_carries_the_outliers_along():
     """The contrast of the outlier test: a balanced plan must move every unit of mass, so the exact one sends the
     outliers' share (2.0 % of this sample) to them. The mixture potential samples its plan exactly, no MCMC:
-    measured 1.84 % after 1 step (D^2-seeded components, each with its cell's spread, balanced weights), 0.91 %
-    after 100 (Adam lags behind log-weights that span hundreds at eps = 0.1), 1.08 % after 2000; required: within
-    [0.75 %, 3 %], against at most 0.5 % for the unbalanced solver above."""
+    measured (session 7's parametrisation) 2.96 % after 1 step, 3.3 % after 100, 2.2 % after 1000, 1.94 % after
+    5000; required after 1000: within [1.5 %, 3 %], against at most 0.5 % for the unbalanced solver above."""
     x, y, outlier = outlier_data()
-    solver = neurot.LightSB(eps=0.1).fit(x, y, steps=100, seed=0)
+    solver = neurot.LightSB(eps=0.1).fit(x, y, steps=1000, seed=0)
     samples = solver.sample(np.random.default_rng(1).standard_normal((20_000, 2)), seed=1).numpy()
     near = np.linalg.norm(samples - np.array([8.0, 8.0]), axis=1) < 3.0
-    assert 0.0075 <= near.mean() <= 0.03 and 0.015 < outlier.mean() < 0.025
+    assert 0.015 <= near.mean() <= 0.03 and 0.015 < outlier.mean() < 0.025
 
 
 def test_outlier_toy_set_and_example_config():

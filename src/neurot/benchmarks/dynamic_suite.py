@@ -16,7 +16,6 @@ the core-seconds the fit used, which on a shared machine is the steadier number)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ import torch
 
 from neurot.benchmarks.dynamic import GaussianMIProblem, gaussian_log_density_ratio, gaussian_ot_cost, l2_uvp
 from neurot.benchmarks.gaussian import brenier_map, random_gaussian
-from neurot.benchmarks.metrics import relative_rmse
+from neurot.benchmarks.metrics import relative_rmse, timed
 from neurot.information import mutual_information
 from neurot.solvers.otflow import OTFlow
 
@@ -51,13 +50,6 @@ class DynamicGrid:
     seed: int = 0
 
 
-def _timed_fit(fit: Callable[[], object]) -> tuple[object, dict[str, float]]:
-    """``fit()``'s result and its wall and CPU seconds as row entries."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = fit()
-    return result, {"fit_seconds": time.perf_counter() - wall, "fit_cpu_seconds": time.process_time() - cpu}
-
-
 def gaussian_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict:
     """Map, inversion, kinetic-cost and log-ratio errors of OT flow between two Gaussians in ``dim`` (module doc)."""
     rng = np.random.default_rng(grid.seed)
@@ -66,7 +58,7 @@ def gaussian_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict
     b = np.full(dim, 0.5)
     x, y = rng.multivariate_normal(a, cov_a, grid.n_train), rng.multivariate_normal(b, cov_b, grid.n_train)
     flow = OTFlow()
-    _, timing = _timed_fit(lambda: flow.fit(x, y, steps=grid.steps, seed=grid.seed, device=device))
+    _, timing = timed(lambda: flow.fit(x, y, steps=grid.steps, seed=grid.seed, device=device))
     test = rng.multivariate_normal(a, cov_a, grid.n_test)
     mapped = flow.transport(test)
     inversion = (flow.inverse(mapped).cpu() - torch.as_tensor(test, dtype=torch.float32)).norm(dim=1).mean()
@@ -89,8 +81,8 @@ def mi_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict:
     x, y = problem.sample(grid.n_train + grid.n_test, rng)
     flow = OTFlow()
     fraction = grid.n_test / (grid.n_train + grid.n_test)
-    estimate, timing = _timed_fit(lambda: mutual_information(x, y, flow=flow, test_fraction=fraction,
-                                                              steps=grid.steps, seed=grid.seed, device=device))
+    estimate, timing = timed(lambda: mutual_information(x, y, flow=flow, test_fraction=fraction,
+                                                        steps=grid.steps, seed=grid.seed, device=device))
     x_test, y_test = x[-grid.n_test:], y[-grid.n_test:]
     y_shuffled = y_test[rng.permutation(grid.n_test)]
     points = np.vstack([np.hstack([x_test, y_test]), np.hstack([x_test, y_shuffled])])

@@ -13,12 +13,16 @@ because sample moments fluctuate, so report the floor beside each number.
 from __future__ import annotations
 
 import math
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.spatial.distance import cdist
 
 from neurot._validation import check_int
+
+T = TypeVar("T")
 
 __all__ = ["bw2_squared", "bw2_uvp", "cbw2_uvp", "energy_distance"]
 
@@ -284,3 +288,10 @@ def relative_rmse(estimate: Any, exact: Any) -> float:
     if scale == 0:
         raise ValueError("exact is all zeros: the relative error is undefined")
     return float(np.sqrt(np.mean(np.square(guess - truth))) / scale)
+
+
+def timed(call: Callable[[], T]) -> tuple[T, dict[str, float]]:
+    """``call()``'s result and its wall and CPU seconds as row entries ``fit_seconds`` and ``fit_cpu_seconds``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = call()
+    return result, {"fit_seconds": time.perf_counter() - wall, "fit_cpu_seconds": time.process_time() - cpu}

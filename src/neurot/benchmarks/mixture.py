@@ -2,7 +2,7 @@
 
 Any pair ``(P, f)`` defines ``Q`` as the second marginal of ``x ~ P``, ``y ~ pi_f(. | x)``; ``pi_f`` is then the
 exact EOT plan between ``P`` and ``Q``. With ``P`` a Gaussian mixture and ``exp(f / eps) = sum_k w_k N(m_k, S_k)``
-every conditional is a Gaussian mixture in closed form (docs/math.md section 2):
+every conditional is a Gaussian mixture in closed form (docs/math.md section 2 relates this form to LightSB's):
 
     pi_f(y | x) = sum_k beta_k(x) N(y; mu_k(x), V_k),          beta_k(x) ∝ w_k N(x; m_k, S_k + eps I),
     V_k = (S_k^{-1} + I / eps)^{-1},                           mu_k(x) = V_k (S_k^{-1} m_k + x / eps).

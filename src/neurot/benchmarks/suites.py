@@ -30,7 +30,7 @@ import numpy as np
 
 from neurot.benchmarks.dynamic_suite import DynamicGrid, dynamic_suite
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
-from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
+from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp, timed
 from neurot.benchmarks.mixture import benchmark_pair
 from neurot.benchmarks.published import EGNOT_GAUSSIAN_PLAN, MIXTURE_BEST_BEFORE_LIGHTSB, MIXTURE_LIGHTSB
 from neurot.benchmarks.single_cell import SingleCellGrid, single_cell_suite
@@ -95,9 +95,7 @@ class Grid:
 def _fit(name: str, eps: float, x: np.ndarray, y: np.ndarray, seed: int, device: str | None,
          steps: int | None = None):
     solver = SOLVERS[name](eps)
-    start = time.perf_counter()
-    solver.fit(x, y, steps=steps, seed=seed, device=device)
-    return solver, time.perf_counter() - start
+    return solver, timed(lambda: solver.fit(x, y, steps=steps, seed=seed, device=device))[1]["fit_seconds"]
 
 
 def _draw(solver, x: np.ndarray, n_per_x: int | None, seed: int) -> tuple[np.ndarray, float]:

@@ -16,7 +16,6 @@ Two cases, each a list of rows (plain dicts, :func:`neurot.benchmarks.suites.for
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
-from neurot.benchmarks.metrics import bw2_uvp
+from neurot.benchmarks.metrics import bw2_uvp, timed
 from neurot.benchmarks.unbalanced import UnbalancedGaussianEOT
 from neurot.data.toy import OUTLIER_CENTRE, OUTLIER_SHARE, gaussian_outliers
 
@@ -55,9 +54,7 @@ class UnbalancedGrid:
 
 
 def _timed_fit(solver: Any, x: np.ndarray, y: np.ndarray, grid: UnbalancedGrid, device: str | None) -> float:
-    start = time.perf_counter()
-    solver.fit(x, y, steps=grid.steps, seed=grid.seed, device=device)
-    return time.perf_counter() - start
+    return timed(lambda: solver.fit(x, y, steps=grid.steps, seed=grid.seed, device=device))[1]["fit_seconds"]
 
 
 def gaussian_rows(grid: UnbalancedGrid, device: str | None, log: Callable[[str], None]) -> list[dict]:

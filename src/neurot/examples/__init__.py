@@ -33,6 +33,12 @@ def _digits_latent(out: Path, **options: Any) -> dict[str, Any]:
     return run_digits_latent(out, **options)
 
 
+def _digits_otflow(out: Path, **options: Any) -> dict[str, Any]:
+    from neurot.examples.otflow_latent import run_digits_otflow
+
+    return run_digits_otflow(out, **options)
+
+
 def _digits_generate(out: Path, **options: Any) -> dict[str, Any]:
     from neurot.examples.sfeuot_digits import run_digits_generate
 
@@ -52,6 +58,8 @@ EXAMPLES: dict[str, Example] = {
                 _digits_2to3),
         Example("digits-latent", "colored digits 2 -> 3 in the latent space of a decoder neurot trains "
                 "(EgNOT, cost latent(decoder); a few CPU minutes)", _digits_latent),
+        Example("digits-otflow", "colored digits 2 -> 3 by OT flow between the latent codes of an autoencoder "
+                "neurot trains; the figure decodes the flow's paths (~1 CPU minute)", _digits_otflow),
         Example("digits-2to3-sfeuot", "colored digits 2 -> 3 in pixel space as digits-2to3, with SF-EUOT's one-step "
                 "generator (~6 CPU minutes)", _digits_2to3_sfeuot),
         Example("digits-generate", "colored digits 0-9 from N(0, I) in pixel space (SF-EUOT, one network call per "

@@ -24,7 +24,7 @@ from neurot.examples.digit_metrics import digit_classifier, translation_metrics
 from neurot.io import write_json, write_tensors
 from neurot.nn.mlp import mlp
 from neurot.runs import FIGURE_FILE, METRICS_FILE, MODEL_DIR, RUN_CONFIG, MetricsWriter
-from neurot.solvers import EgNOT
+from neurot.solvers import EgNOT, Solver
 
 SOURCE_DIGIT, TARGET_DIGIT = 2, 3
 #: Colored training images drawn per domain (re-colorings of the train split's digits).
@@ -55,9 +55,9 @@ def run_digits_2to3(
     source, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
     target, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
     solver = EgNOT(**PIXEL_OPTIONS)
-    _fit(solver, "digits-2to3", source, target, out, steps, seed, device, progress)
+    fit_seconds = _fit(solver, "digits-2to3", source, target, out, steps, seed, device, progress)
     inputs, hues = colored_digits(SOURCE_DIGIT, N_TEST, seed + 2, "test")
-    return _evaluate(out, solver.sample, inputs, hues, seed, device)
+    return _evaluate(out, solver.sample, inputs, hues, seed, device, extra={"fit_seconds": fit_seconds})
 
 
 def run_digits_latent(
@@ -70,12 +70,12 @@ def run_digits_latent(
     """
     source, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
     threes, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
-    decoder = train_decoder(threes, seed=seed, device=device)
+    _, decoder = train_autoencoder(threes, seed=seed, device=device)
     out.mkdir(parents=True, exist_ok=True)
     write_tensors(out / DECODER_FILE, decoder.state_dict())
     codes = torch.randn(TRAIN_SIZE * 4, LATENT_DIM, generator=torch.Generator().manual_seed(seed + 3))
     solver = EgNOT(cost=latent(decoder), **LATENT_OPTIONS)
-    _fit(solver, "digits-latent", source, codes, out, steps, seed, device, progress)
+    fit_seconds = _fit(solver, "digits-latent", source, codes, out, steps, seed, device, progress)
     inputs, hues = colored_digits(SOURCE_DIGIT, N_TEST, seed + 2, "test")
 
     def translate(x: torch.Tensor, **options: Any) -> torch.Tensor:
@@ -83,7 +83,7 @@ def run_digits_latent(
         with torch.no_grad():
             return decoder(z.flatten(0, 1)).view(*z.shape[:2], 3, SIZE, SIZE)
 
-    return _evaluate(out, translate, inputs, hues, seed, device)
+    return _evaluate(out, translate, inputs, hues, seed, device, extra={"fit_seconds": fit_seconds})
 
 
 class Decoder(nn.Module):
@@ -98,23 +98,41 @@ class Decoder(nn.Module):
         return torch.tanh(self.net(z)).view(-1, 3, SIZE, SIZE)
 
 
-def train_decoder(
-    images: torch.Tensor, *, steps: int = 3000, seed: int = 0, device: str = "cpu", noise_var: float = 0.02
-) -> Decoder:
-    """The decoder of a VAE with prior ``N(0, I)`` fitted to ``images [N, 3, 16, 16]`` (a minute on a CPU core).
+class Encoder(nn.Module):
+    """The VAE's encoder: colored digits ``[n, 3, 16, 16]`` to the means and log-variances ``[n, d]`` of codes."""
 
-    Gaussian likelihood with variance ``noise_var`` per pixel; the encoder is an MLP to means and log-variances.
+    def __init__(self, latent_dim: int = LATENT_DIM, hidden: tuple[int, ...] = (512, 256)) -> None:
+        super().__init__()
+        self.net = mlp(3 * SIZE * SIZE, hidden, 2 * latent_dim, "silu")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[n, 3, 16, 16] -> (mean [n, d], log_var [n, d])``."""
+        mean, log_var = self.net(x.flatten(1)).chunk(2, dim=1)
+        return mean, log_var
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The deterministic codes of ``x [n, 3, 16, 16]``: the means ``[n, d]``."""
+        return self(x)[0]
+
+
+def train_autoencoder(
+    images: torch.Tensor, *, steps: int = 3000, seed: int = 0, device: str = "cpu", noise_var: float = 0.02
+) -> tuple[Encoder, Decoder]:
+    """A VAE with prior ``N(0, I)`` fitted to ``images [N, 3, 16, 16]``: its encoder and decoder (a CPU-core minute).
+
+    Gaussian likelihood with variance ``noise_var`` per pixel; the encoder gives means and log-variances.
     """
     generator = torch.Generator(device).manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         decoder = Decoder().to(device)
-        encoder = mlp(3 * SIZE * SIZE, (512, 256), 2 * LATENT_DIM, "silu").to(device)
+        encoder = Encoder().to(device)
     optimizer = torch.optim.Adam([*decoder.parameters(), *encoder.parameters()], lr=1e-3)
     images = images.to(device)
     for step in range(steps):
         x = images[torch.randint(len(images), (128,), generator=generator, device=device)]
-        mean, log_var = encoder(x.flatten(1)).chunk(2, dim=1)
+        mean, log_var = encoder(x)
         z = mean + (0.5 * log_var).exp() * torch.randn(mean.shape, generator=generator, device=device)
         reconstruction = (x - decoder(z)).square().flatten(1).sum(1) / (2 * noise_var)
         kl = 0.5 * (mean.square() + log_var.exp() - 1 - log_var).sum(1)
@@ -124,36 +142,42 @@ def train_decoder(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return decoder.eval()
+    return encoder.eval(), decoder.eval()
 
 
-def _fit(solver: EgNOT, name: str, source: torch.Tensor, target: torch.Tensor, out: Path, steps: int | None,
-         seed: int, device: str, progress: bool | None) -> None:
-    """Train ``solver`` and write the run directory's config, training metrics and model."""
+def _fit(solver: Solver, name: str, source: torch.Tensor, target: torch.Tensor, out: Path, steps: int | None,
+         seed: int, device: str, progress: bool | None) -> float:
+    """Train ``solver`` and write the run directory's config, training metrics and model; returns the fit's seconds."""
     out.mkdir(parents=True, exist_ok=True)
-    fit = {"steps": steps or solver.config.steps, "seed": seed, "device": device, "log_every": 10}
+    fit = {"steps": steps or solver.config.steps, "seed": seed, "device": str(device), "log_every": 10}
     write_json(out / RUN_CONFIG, {"example": name, "solver": {"name": solver.name, **solver.config_dict()},
                                   "fit": fit})
     writer = MetricsWriter(out / METRICS_FILE, fit["log_every"])
+    start = time.perf_counter()
     solver.fit(source, target, steps=fit["steps"], seed=seed, device=device, callbacks=[writer], progress=progress)
+    seconds = time.perf_counter() - start
     writer.close()
     solver.save(out / MODEL_DIR)
+    return seconds
 
 
-def _evaluate(out: Path, translate, inputs: torch.Tensor, hues: torch.Tensor, seed: int, device: str) -> dict:
-    """Translate ``inputs [M, 3, H, W]`` (``N_PER_X`` outputs each), log the metrics and draw the figure.
+def _evaluate(out: Path, translate, inputs: torch.Tensor, hues: torch.Tensor, seed: int, device: str, *,
+              n_per_x: int = N_PER_X, figure: torch.Tensor | None = None, extra: dict | None = None) -> dict:
+    """Translate ``inputs [M, 3, H, W]`` (``n_per_x`` outputs each), log the metrics and draw the figure.
 
-    The metrics are appended to ``metrics.jsonl`` as one line; the figure has one row per input: the input, then
-    its outputs.
+    The metrics, and ``extra`` ones (such as the fit's seconds), are appended to ``metrics.jsonl`` as one line. The
+    figure is ``figure [R, K, 3, H, W]`` if given, else one row per input: the input, then its outputs.
     """
     start = time.perf_counter()
-    outputs = translate(inputs, n_per_x=N_PER_X, seed=seed).cpu()  # the copy waits for the device
+    outputs = translate(inputs, n_per_x=n_per_x, seed=seed).cpu()  # the copy waits for the device
     seconds = time.perf_counter() - start
     classifier = digit_classifier(out / CLASSIFIER_FILE, device)
     metrics = {"evaluation": True, **translation_metrics(classifier, hues, outputs, TARGET_DIGIT),
                "images_per_second": outputs.shape[0] * outputs.shape[1] / seconds, "threads": torch.get_num_threads(),
-               "device": str(device)}
+               "device": str(device), **(extra or {})}
     with (out / METRICS_FILE).open("a") as handle:
         handle.write(json.dumps(metrics) + "\n")
-    save_image_grid(torch.cat([inputs[:N_SHOWN, None], outputs[:N_SHOWN]], 1), out / FIGURE_FILE)
+    if figure is None:
+        figure = torch.cat([inputs[:N_SHOWN, None], outputs[:N_SHOWN]], 1)
+    save_image_grid(figure, out / FIGURE_FILE)
     return metrics

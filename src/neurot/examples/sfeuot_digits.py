@@ -62,8 +62,8 @@ def run_digits_generate(
         return torch.randn(n, IMAGE_DIM, generator=noise)
 
     solver = SFEUOT(**GENERATE_OPTIONS)
-    _fit(solver, "digits-generate", draw_noise, target.flatten(1), out, steps, seed, device, progress)
-    return _evaluate_generation(out, solver, seed, device)
+    fit_seconds = _fit(solver, "digits-generate", draw_noise, target.flatten(1), out, steps, seed, device, progress)
+    return _evaluate_generation(out, solver, seed, device, fit_seconds)
 
 
 def run_digits_2to3_sfeuot(
@@ -73,20 +73,22 @@ def run_digits_2to3_sfeuot(
     source, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
     target, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
     solver = SFEUOT(**TRANSLATE_OPTIONS)
-    _fit(solver, "digits-2to3-sfeuot", source.flatten(1), target.flatten(1), out, steps, seed, device, progress)
+    fit_seconds = _fit(solver, "digits-2to3-sfeuot", source.flatten(1), target.flatten(1), out, steps, seed, device,
+                       progress)
     inputs, hues = colored_digits(SOURCE_DIGIT, N_TEST, seed + 2, "test")
 
     def translate(x: torch.Tensor, *, n_per_x: int, seed: int) -> torch.Tensor:
         """Images ``[M, 3, H, W]`` to ``n_per_x`` outputs each, ``[M, n_per_x, 3, H, W]``."""
         return solver.sample(x.flatten(1), n_per_x, seed=seed).view(len(x), n_per_x, *IMAGE_SHAPE)
 
-    return _evaluate(out, translate, inputs, hues, seed, device)
+    return _evaluate(out, translate, inputs, hues, seed, device, extra={"fit_seconds": fit_seconds})
 
 
-def _evaluate_generation(out: Path, solver: SFEUOT, seed: int, device: str) -> dict[str, Any]:
+def _evaluate_generation(out: Path, solver: SFEUOT, seed: int, device: str, fit_seconds: float) -> dict[str, Any]:
     """Draw ``N_GENERATED`` images from fresh noise, append their metrics to ``metrics.jsonl``, draw the figure.
 
-    Metrics (:func:`generation_metrics`) against real held-out images, and ``samples_per_second`` of sampling.
+    Metrics (:func:`generation_metrics`) against real held-out images, ``samples_per_second`` of sampling and the
+    fit's ``fit_seconds``.
     """
     noise = torch.randn(N_GENERATED, IMAGE_DIM, generator=torch.Generator().manual_seed(seed + 4))
     start = time.perf_counter()
@@ -95,7 +97,8 @@ def _evaluate_generation(out: Path, solver: SFEUOT, seed: int, device: str) -> d
     real, _ = colored_digits(None, 2 * N_GENERATED, seed + 5, "test")
     classifier = digit_classifier(out / CLASSIFIER_FILE, device)
     metrics = {"evaluation": True, **generation_metrics(classifier, images, real[:N_GENERATED], real[N_GENERATED:]),
-               "samples_per_second": N_GENERATED / seconds, "threads": torch.get_num_threads(), "device": str(device)}
+               "samples_per_second": N_GENERATED / seconds, "fit_seconds": fit_seconds,
+               "threads": torch.get_num_threads(), "device": str(device)}
     with (out / METRICS_FILE).open("a") as handle:
         handle.write(json.dumps(metrics) + "\n")
     shown = images[:GRID_ROWS * GRID_COLUMNS].view(GRID_ROWS, GRID_COLUMNS, *IMAGE_SHAPE)

@@ -243,6 +243,11 @@ class Solver:
                 metrics = {"step": step, **self._checked_step(step, total, checkpoint_dir)}
                 if self.stopping is not None:
                     metrics |= self.stopping.check(self, step)
+                    if bar.total != self.schedule.end:  # the rule has set the fit's end
+                        bar.total = self.schedule.end
+                        bar.refresh()
+                        if lines is not None:
+                            lines.total = self.schedule.end
                 self.history.append(metrics)
                 bar.update()
                 if lines is not None and distributed.is_main():

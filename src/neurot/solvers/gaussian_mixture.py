@@ -1,16 +1,20 @@
-"""The potential of :class:`neurot.LightSB`: ``exp(f(y) / eps) = sum_k w_k N(y; m_k, S_k)``, ``S_k`` diagonal or full.
+"""The potential of :class:`neurot.LightSB`: a Gaussian mixture times ``exp(|y|^2 / (2 eps))``.
 
-This is the LightSB parametrisation (Korotin et al., ICLR 2024) of EgNOT's potential. For the quadratic cost
-everything the solver needs is then closed form (docs/math.md section 2):
+The LightSB parametrisation (Korotin et al., ICLR 2024, eq. 9) of EgNOT's potential for the quadratic cost:
 
-    pi_f(y | x) = sum_k beta_k(x) N(y; mu_k(x), V_k),          beta_k(x) ∝ w_k N(x; m_k, S_k + eps I),
-    V_k = eps S_k (S_k + eps I)^{-1},                          mu_k(x) = (S_k + eps I)^{-1} (eps m_k + S_k x),
-    log Z_f(x) = log sum_k w_k N(x; m_k, S_k + eps I) + (D / 2) log(2 pi eps),
+    exp(f(y) / eps) = exp(|y|^2 / (2 eps)) v(y),        v(y) = sum_k a_k N(y; r_k, eps S_k),
 
-so the dual ``L(f) = E_Q[f] - eps E_P[log Z_f]`` is computed without MCMC and ``pi_f`` is sampled exactly.
-``covariance="diag"`` learns ``S_k = diag(s_k)`` (elementwise formulas); ``covariance="full"`` learns
-``S_k = L_k L_k^T`` with ``L_k`` lower-triangular with a positive (exponentiated) diagonal, and uses batched
-Cholesky solves.
+with ``S_k`` diagonal or full. Everything the solver needs is then closed form (docs/math.md section 2):
+
+    pi_f(y | x) = sum_k beta_k(x) N(y; r_k + S_k x, eps S_k),   beta_k(x) ∝ a_k exp((x^T S_k x + 2 r_k^T x) / (2 eps)),
+    log Z_f(x) = -|x|^2 / (2 eps) + log sum_k a_k exp((x^T S_k x + 2 r_k^T x) / (2 eps)),
+
+so the dual ``L(f) = E_Q[f] - eps E_P[log Z_f]`` is computed without MCMC and ``pi_f`` is sampled exactly. The
+factor ``exp(|y|^2 / (2 eps))`` matters: with ``exp(f / eps)`` itself a mixture (``f`` concave), every conditional
+covariance stays below ``eps I``, while the exact plan between Gaussians needs ``eps S`` with ``S`` above ``I`` in
+the directions where the target is wider than the source; here one component holds it. ``covariance="diag"``
+learns ``S_k = diag(s_k)`` (elementwise formulas); ``covariance="full"`` learns ``S_k = L_k L_k^T`` with ``L_k``
+lower-triangular with a positive (exponentiated) diagonal.
 """
 
 from __future__ import annotations
@@ -76,17 +80,16 @@ def cell_variances(points: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
 
 
 class GaussianMixturePotential(nn.Module):
-    """``f(y) = eps log sum_k w_k N(y; m_k, S_k)`` with learned ``log w [K]``, ``m [K, D]`` and covariances.
+    """``f(y) = |y|^2 / 2 + eps log sum_k a_k N(y; r_k, eps S_k)`` with learned ``log a [K]``, ``r [K, D]``, ``S_k``.
 
-    By ``covariance``:
+    Parameters: ``log_weights [K]`` (``a = softmax``), ``centres [K, D]`` (``r``) and by ``covariance``:
 
-    - ``"diag"``: ``log s [K, D]`` (``log_variances``), ``S_k = diag(s_k)``;
-    - ``"full"``: ``raw [K, D, D]`` (``raw_scale_tril``), ``S_k = L_k L_k^T`` with ``L_k = tril(raw_k, -1) +
+    - ``"diag"``: ``log_spreads [K, D]``, ``S_k = diag(exp(log_spreads_k))``;
+    - ``"full"``: ``raw_spread_tril [K, D, D]``, ``S_k = L_k L_k^T`` with ``L_k = tril(raw_k, -1) +
       diag(exp(diag(raw_k)))``; the upper triangle of ``raw`` is unused.
 
-    ``eps`` is fixed at construction (it is part of the parametrisation). :meth:`initialize` places the means on
-    spread-out target samples, gives each component the spread of the target points nearest it and balances the
-    weights.
+    ``eps`` is fixed at construction (it is part of the parametrisation). :meth:`initialize` starts from spread-out
+    target samples, each component with the spread of the target points nearest it, and balances the weights.
     """
 
     def __init__(self, dim: int, n_components: int, eps: float, covariance: str = "diag") -> None:
@@ -95,11 +98,11 @@ class GaussianMixturePotential(nn.Module):
         self.eps = float(eps)
         self.covariance = covariance
         self.log_weights = nn.Parameter(torch.zeros(n_components))
-        self.means = nn.Parameter(torch.randn(n_components, dim))
+        self.centres = nn.Parameter(torch.randn(n_components, dim))
         if covariance == "diag":
-            self.log_variances = nn.Parameter(torch.zeros(n_components, dim))
+            self.log_spreads = nn.Parameter(torch.zeros(n_components, dim))
         else:
-            self.raw_scale_tril = nn.Parameter(torch.zeros(n_components, dim, dim))
+            self.raw_spread_tril = nn.Parameter(torch.zeros(n_components, dim, dim))
 
     @torch.no_grad()
     def initialize(
@@ -108,119 +111,101 @@ class GaussianMixturePotential(nn.Module):
     ) -> None:
         """Start from samples of ``P`` and ``Q`` (``[n, D]`` each, ``n >= K``).
 
-        Means at ``K`` target points chosen by :func:`spread_out_subset`; covariances ``s_k I`` with ``s_k`` the
-        variance of the component's cell (:func:`cell_variances`, as scikit-learn's ``GaussianMixture`` starts from
-        k-means cells), at least ``(MIN_INITIAL_STD scale)^2``; weights by :meth:`balance_weights`. A single
-        narrow start (std 0.1 scale for every component) stalls in high dimension; a single broad one (0.5 scale)
-        never reaches a far-away small cluster at small eps (both measured in BENCHMARKS.md).
+        Each component starts where a component ``N(m_k, s_k I)`` of ``exp(f / eps)`` would: ``m_k`` one of ``K``
+        target points chosen by :func:`spread_out_subset`, ``s_k`` the variance of its cell (:func:`cell_variances`,
+        as scikit-learn's ``GaussianMixture`` starts from k-means cells), at least ``(MIN_INITIAL_STD scale)^2``;
+        in this parametrisation ``S_k = s_k / (s_k + eps) I`` and ``r_k = (1 - s_k / (s_k + eps)) m_k``. Weights by
+        :meth:`balance_weights`. A single narrow start (std 0.1 scale for every component) stalls in high dimension;
+        a single broad one (0.5 scale) never reaches a far-away small cluster at small eps (both measured in
+        BENCHMARKS.md).
         """
-        self.means.copy_(spread_out_subset(target_points, len(self.means), generator))
-        variances = cell_variances(target_points, self.means).clamp(min=(MIN_INITIAL_STD * scale) ** 2)     # [K]
-        log_std = 0.5 * variances.log()[:, None].expand_as(self.means)                                     # [K, D]
+        starts = spread_out_subset(target_points, len(self.centres), generator)
+        variances = cell_variances(target_points, starts).clamp(min=(MIN_INITIAL_STD * scale) ** 2)       # [K]
+        spreads = variances / (variances + self.eps)                                                       # [K]
+        self.centres.copy_((1 - spreads)[:, None] * starts)
+        log_spreads = spreads.log()[:, None].expand_as(self.centres)                                       # [K, D]
         if self.covariance == "diag":
-            self.log_variances.copy_(2 * log_std)
+            self.log_spreads.copy_(log_spreads)
         else:
-            self.raw_scale_tril.copy_(torch.diag_embed(log_std))
+            self.raw_spread_tril.copy_(torch.diag_embed(0.5 * log_spreads))
         self.balance_weights(source_points, target_points)
 
     @torch.no_grad()
     def balance_weights(self, x: torch.Tensor, y: torch.Tensor, iterations: int = 100) -> None:
-        """Fixed-point updates of the weights alone toward a stationary point of the dual in ``log w``.
+        """Fixed-point updates of the weights alone toward a stationary point of the dual in ``log a``.
 
-        ``dL / d log w_k = eps (E_Q[r_k(y)] - E_P[beta_k(x)])`` with ``r_k(y) ∝ w_k N(y; m_k, S_k)`` the
+        ``dL / d log a_k = eps (E_Q[rho_k(y)] - E_P[beta_k(x)])`` with ``rho_k(y) ∝ a_k N(y; r_k, eps S_k)`` the
         components' responsibilities and ``beta_k(x)`` the conditional weights; each iteration sets
-        ``log w_k += log mean_y r_k(y) - log mean_x beta_k(x)`` (a Sinkhorn-like scaling) on samples ``x [n, D]``
-        of ``P`` and ``y [m, D]`` of ``Q``. At small ``eps`` the optimal ``log w`` span ``O(distance^2 / eps)``
+        ``log a_k += log mean_y rho_k(y) - log mean_x beta_k(x)`` (a Sinkhorn-like scaling) on samples ``x [n, D]``
+        of ``P`` and ``y [m, D]`` of ``Q``. At small ``eps`` the optimal ``log a`` span ``O(distance^2 / eps)``
         (hundreds for a far-away cluster at ``eps = 0.1``), out of reach of gradient steps of size ``lr``.
         """
         for _ in range(iterations):
             log_target_share = self._log_terms(y).log_softmax(1).logsumexp(0)
-            log_source_share = self._log_terms(x, shifted=True).log_softmax(1).logsumexp(0)
+            log_source_share = self._log_conditional_terms(x).log_softmax(1).logsumexp(0)
             self.log_weights += log_target_share - log_source_share
             self.log_weights -= self.log_weights.max()
 
-    # -- the learned covariances -------------------------------------------------------------------------------
-    def scale_tril(self) -> torch.Tensor:
+    # -- the learned spreads -----------------------------------------------------------------------------------
+    def spread_tril(self) -> torch.Tensor:
         """``L [K, D, D]``, lower-triangular with positive diagonal, ``S_k = L_k L_k^T`` (both structures)."""
         if self.covariance == "diag":
-            return torch.diag_embed((0.5 * self.log_variances).exp())
-        raw = self.raw_scale_tril
+            return torch.diag_embed((0.5 * self.log_spreads).exp())
+        raw = self.raw_spread_tril
         return raw.tril(-1) + torch.diag_embed(torch.diagonal(raw, dim1=1, dim2=2).exp())
 
-    def covariances(self) -> torch.Tensor:
-        """``S [K, D, D]``."""
-        scale = self.scale_tril()
-        return scale @ scale.transpose(1, 2)
+    def spreads(self) -> torch.Tensor:
+        """``S [K, D, D]``: each component of ``pi_f(. | x)`` has covariance ``eps S_k``."""
+        scale = self.spread_tril()
+        return scale @ scale.mT
 
-    def _shifted_scale_tril(self) -> torch.Tensor:
-        """Cholesky factor of ``S_k + eps I``: ``[K, D, D]`` (full covariance only)."""
-        eye = torch.eye(self.means.shape[1], dtype=self.means.dtype, device=self.means.device)
-        return torch.linalg.cholesky(self.covariances() + self.eps * eye)
-
-    def _log_terms(self, y: torch.Tensor, shifted: bool = False) -> torch.Tensor:
-        """``log w_k + log N(y; m_k, S_k)``, or with ``S_k + eps I`` when ``shifted``: ``[n, D] -> [n, K]``."""
+    def _log_terms(self, y: torch.Tensor) -> torch.Tensor:
+        """``log a_k + log N(y; r_k, eps S_k)``: ``[n, D] -> [n, K]``."""
         if self.covariance == "diag":
-            variances = self.log_variances.exp() + (self.eps if shifted else 0.0)
-            log_density = _diag_gaussian_log_density(y, self.means, variances)
+            log_density = _diag_gaussian_log_density(y, self.centres, self.eps * self.log_spreads.exp())
         else:
-            scale = self._shifted_scale_tril() if shifted else self.scale_tril()
-            log_density = _tril_gaussian_log_density(y, self.means, scale)
+            log_density = _tril_gaussian_log_density(y, self.centres, math.sqrt(self.eps) * self.spread_tril())
         return log_density + self.log_weights.log_softmax(0)
+
+    def _log_conditional_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """``log a_k + (x^T S_k x + 2 r_k^T x) / (2 eps)``, ``log beta_k(x)`` up to a constant: ``[n, D] -> [n, K]``."""
+        if self.covariance == "diag":
+            quadratic = x.square() @ self.log_spreads.exp().T                                              # [n, K]
+        else:
+            quadratic = (x @ self.spread_tril()).square().sum(-1).T                        # |L_k^T x|^2: [n, K]
+        return (quadratic + 2 * x @ self.centres.T) / (2 * self.eps) + self.log_weights.log_softmax(0)
 
     # -- the potential and its closed forms --------------------------------------------------------------------
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``f(y)``: ``[n, D] -> [n]``."""
-        return self.eps * torch.logsumexp(self._log_terms(y), dim=1)
+        return 0.5 * y.square().sum(1) + self.eps * torch.logsumexp(self._log_terms(y), dim=1)
 
     def log_partition(self, x: torch.Tensor) -> torch.Tensor:
         """``log Z_f(x) = log integral exp((f(y) - 1/2 |x - y|^2) / eps) dy``: ``[n, D] -> [n]``."""
-        log_normaliser = 0.5 * x.shape[1] * math.log(2 * math.pi * self.eps)
-        return torch.logsumexp(self._log_terms(x, shifted=True), dim=1) + log_normaliser
+        return torch.logsumexp(self._log_conditional_terms(x), dim=1) - x.square().sum(1) / (2 * self.eps)
 
     def conditional_weights_and_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``log beta [n, K]`` and ``mu [n, K, D]`` of ``pi_f(. | x)`` for ``x [n, D]``."""
-        log_beta = self._log_terms(x, shifted=True).log_softmax(1)
+        """``log beta [n, K]`` and means ``r_k + S_k x`` ``[n, K, D]`` of ``pi_f(. | x)`` for ``x [n, D]``."""
+        log_beta = self._log_conditional_terms(x).log_softmax(1)
         if self.covariance == "diag":
-            variances = self.log_variances.exp()
-            mu = (self.eps * self.means[None] + variances[None] * x[:, None, :]) / (variances[None] + self.eps)
-            return log_beta, mu
-        # mu_k(x) = (S_k + eps I)^{-1} (eps m_k + S_k x) = x + eps (S_k + eps I)^{-1} (m_k - x)
-        diff = (self.means[:, None, :] - x[None, :, :]).transpose(1, 2)                  # [K, D, n]
-        solved = torch.cholesky_solve(diff, self._shifted_scale_tril())                  # [K, D, n]
-        return log_beta, x[:, None, :] + self.eps * solved.permute(2, 0, 1)
-
-    def conditional_scale(self) -> torch.Tensor:
-        """A square root of ``V_k``: ``sqrt(v_k) [K, D]`` (diag) or ``F [K, D, D]``, ``F_k F_k^T = V_k`` (full).
-
-        Full: by the push-through identity ``V_k = eps L_k (L_k^T L_k + eps I)^{-1} L_k^T``, so with
-        ``L_k^T L_k + eps I = R_k R_k^T`` (Cholesky; eigenvalues >= eps), ``F_k = sqrt(eps) L_k R_k^{-T}``. This has
-        no cancellation when ``S_k`` is small against ``eps``, unlike ``eps (I - eps (S_k + eps I)^{-1})``.
-        """
-        if self.covariance == "diag":
-            variances = self.log_variances.exp()
-            return (self.eps * variances / (variances + self.eps)).sqrt()
-        scale = self.scale_tril()
-        eye = torch.eye(scale.shape[1], dtype=scale.dtype, device=scale.device)
-        inner = torch.linalg.cholesky(scale.transpose(1, 2) @ scale + self.eps * eye)        # R [K, D, D]
-        # L R^{-T} = (R^{-1} L^T)^T
-        return math.sqrt(self.eps) * torch.linalg.solve_triangular(inner, scale.transpose(1, 2), upper=False).mT
+            return log_beta, self.centres[None] + self.log_spreads.exp()[None] * x[:, None, :]
+        return log_beta, self.centres[None] + torch.einsum("kij,nj->nki", self.spreads(), x)
 
     def conditional(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``log beta [n, K]``, ``mu [n, K, D]`` and covariances ``V`` of ``pi_f(. | x)`` for ``x [n, D]``.
+        """``log beta [n, K]``, ``mu [n, K, D]`` and covariances ``eps S`` of ``pi_f(. | x)`` for ``x [n, D]``.
 
-        ``V`` is ``[K, D]`` (the diagonals) for ``covariance="diag"`` and ``[K, D, D]`` for ``"full"``.
+        The covariances are ``[K, D]`` (the diagonals) for ``covariance="diag"`` and ``[K, D, D]`` for ``"full"``.
         """
         log_beta, mu = self.conditional_weights_and_means(x)
-        scale = self.conditional_scale()
-        return log_beta, mu, scale.square() if self.covariance == "diag" else scale @ scale.mT
+        spreads = self.log_spreads.exp() if self.covariance == "diag" else self.spreads()
+        return log_beta, mu, self.eps * spreads
 
     def sample_conditional(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One exact draw of ``pi_f(. | x)`` per row: ``[n, D] -> [n, D]``."""
         log_beta, mu = self.conditional_weights_and_means(x)
         component = torch.multinomial(log_beta.exp(), 1, generator=generator).squeeze(1)
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = math.sqrt(self.eps) * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         mean = mu[torch.arange(len(x), device=x.device), component]
-        scale = self.conditional_scale()[component]
         if self.covariance == "diag":
-            return mean + scale * noise
-        return mean + (scale @ noise[:, :, None])[:, :, 0]
+            return mean + (0.5 * self.log_spreads[component]).exp() * noise
+        return mean + (self.spread_tril()[component] @ noise[:, :, None])[:, :, 0]

@@ -1,14 +1,15 @@
 """LightSB: EgNOT's dual with a Gaussian-mixture potential, trained and sampled in closed form (no MCMC).
 
 Korotin et al., "Light Schrödinger Bridge" (ICLR 2024). The plan of EgNOT (docs/math.md section 1) with
-``exp(f(y) / eps) = sum_k w_k N(y; m_k, S_k)`` (:class:`~neurot.solvers.gaussian_mixture.GaussianMixturePotential`).
+``exp(f(y) / eps) = exp(|y|^2 / (2 eps)) sum_k a_k N(y; r_k, eps S_k)``
+(:class:`~neurot.solvers.gaussian_mixture.GaussianMixturePotential`).
 For the quadratic cost ``c(x, y) = 1/2 |x - y|^2`` the normaliser of ``pi_f(y | x) ∝ exp((f(y) - c(x, y)) / eps)``
 is closed form, so the dual (docs/math.md section 2)
 
     L(f) = E_Q[f(y)] - eps E_P[log Z_f(x)]                                                              (1)
 
 is maximised by Adam on minibatches without sampling, and ``pi_f(. | x)`` is itself a Gaussian mixture, sampled
-exactly in one call. The price is the family: ``K`` Gaussians must describe ``exp(f / eps)``.
+exactly in one call. The price is the family: ``K`` Gaussians must describe ``exp(f / eps) exp(-|y|^2 / (2 eps))``.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ class LightSBConfig:
 
     Attributes:
         eps: entropic regularisation (``eps KL(pi || P x Q)``, cost ``1/2 |x - y|^2``).
-        n_components, covariance: the mixture's components (``None``: 50 up to ``D = 16``, 10 above) and their
-            covariances, ``"full"`` (``S_k = L_k L_k^T``), ``"diag"`` or ``"auto"`` (full up to ``D = 16``,
-            diagonal above, as LightSB used 10 diagonal components at D = 50-1000: a full one costs ``O(D^3)``
-            per component and step).
+        n_components, covariance: the mixture's components (``None``: 50 up to ``D = 16``, 20 above) and their
+            spreads ``S_k``, ``"full"`` (``S_k = L_k L_k^T``), ``"diag"`` or ``"auto"`` (full up to ``D = 16``,
+            diagonal above, as LightSB used diagonal components at D = 50-1000: a full one costs ``O(D^2)`` per
+            component and point against ``O(D)``, and scored worse on the D = 50 time course of BENCHMARKS.md).
         potential: None (the mixture above) or any ``nn.Module`` ``f: [n, D] -> [n]`` that also has
             ``log_partition(x) -> [n]`` (``log Z_f``) and ``sample_conditional(x, generator) -> [n, D]``.
         steps, batch_size, lr: training iterations, batch size and Adam learning rate (cosine-decayed to 0).
@@ -91,7 +92,7 @@ class LightSB(Solver):
         else:
             small = dim <= FULL_MIXTURE_MAX_DIM
             covariance = ("full" if small else "diag") if config.covariance == "auto" else config.covariance
-            self.potential = GaussianMixturePotential(dim, config.n_components or (50 if small else 10), config.eps,
+            self.potential = GaussianMixturePotential(dim, config.n_components or (50 if small else 20), config.eps,
                                                       covariance)
         self.potential.to(self.device)
 
@@ -102,7 +103,7 @@ class LightSB(Solver):
         self.source_data, self.target_data = source, target
         self._build(source.dim)
         if isinstance(self.potential, GaussianMixturePotential):
-            n_points = max(4096, len(self.potential.means))
+            n_points = max(4096, len(self.potential.centres))
             self.potential.initialize(source.sample(n_points, self.generator),
                                       target.sample(n_points, self.generator), target.std, self.generator)
         self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=self.config.lr)
