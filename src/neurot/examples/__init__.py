@@ -39,12 +39,6 @@ def _digits_otflow(out: Path, **options: Any) -> dict[str, Any]:
     return run_digits_otflow(out, **options)
 
 
-def _digits_generate(out: Path, **options: Any) -> dict[str, Any]:
-    from neurot.examples.sfeuot_digits import run_digits_generate
-
-    return run_digits_generate(out, **options)
-
-
 def _digits_2to3_sfeuot(out: Path, **options: Any) -> dict[str, Any]:
     from neurot.examples.sfeuot_digits import run_digits_2to3_sfeuot
 
@@ -62,8 +56,6 @@ EXAMPLES: dict[str, Example] = {
                 "neurot trains; the figure decodes the flow's paths (~1 CPU minute)", _digits_otflow),
         Example("digits-2to3-sfeuot", "colored digits 2 -> 3 in pixel space as digits-2to3, with SF-EUOT's one-step "
                 "generator (~6 CPU minutes)", _digits_2to3_sfeuot),
-        Example("digits-generate", "colored digits 0-9 from N(0, I) in pixel space (SF-EUOT, one network call per "
-                "sample; ~3 CPU minutes; its samples are still noise, see BENCHMARKS.md)", _digits_generate),
     )
 }
 

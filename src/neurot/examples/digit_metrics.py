@@ -1,17 +1,13 @@
-"""Offline metrics of digit translation and generation.
+"""Offline metrics of digit translation.
 
-A color-blind digit classifier (trained here on the bundled digits), the hue kept from input to output, the
-diversity of several outputs for one input, and the Frechet distance between image sets in the classifier's
-feature space.
+A color-blind digit classifier (trained here on the bundled digits), the hue kept from input to output, and the
+diversity of several outputs for one input.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
-import scipy.linalg
 import torch
 import torch.nn.functional as F
 
@@ -69,41 +65,6 @@ def classify(classifier: ConvClassifier, images: torch.Tensor) -> torch.Tensor:
     """Predicted digits ``[n]`` of colored digits ``[n, 3, H, W]`` in ``[-1, 1]`` (read from their intensity)."""
     device = next(classifier.parameters()).device
     return classifier(intensity(images).to(device)).argmax(1).cpu()
-
-
-@torch.no_grad()
-def classifier_features(classifier: ConvClassifier, images: torch.Tensor) -> torch.Tensor:
-    """Penultimate-layer features ``[n, F]`` (the input of the readout) of colored digits ``[n, 3, H, W]``."""
-    device = next(classifier.parameters()).device
-    return classifier.features(intensity(images).to(device)).flatten(1).cpu()
-
-
-def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
-    """Frechet distance between Gaussians fitted to feature sets ``[n, F]`` and ``[m, F]`` (FID's formula).
-
-    ``|m_a - m_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` with the sample means and covariances, computed in float64;
-    the square root is ``scipy.linalg.sqrtm``'s (a ridge ``1e-6 I`` is added if it fails), whose negligible
-    imaginary part (round-off) is dropped. Estimated from finite samples it is biased upwards: compare it with the
-    distance between two real sets of the same sizes.
-    """
-    for name, features in (("features_a", features_a), ("features_b", features_b)):
-        if features.ndim != 2 or len(features) < 2:
-            raise ValueError(f"{name} must have shape [n >= 2, F], got {list(features.shape)}")
-        if not torch.isfinite(features).all():
-            raise ValueError(f"{name} holds non-finite values")
-    if features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(f"feature dimensions differ: {features_a.shape[1]} and {features_b.shape[1]}")
-    a, b = (features.detach().cpu().double().numpy() for features in (features_a, features_b))
-    mean_a, mean_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    with warnings.catch_warnings():  # singular covariances (features constant over a set) are common and harmless
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        root = scipy.linalg.sqrtm(cov_a @ cov_b)
-        if not np.isfinite(root).all():  # as pytorch-fid: retry with a small ridge
-            ridge = 1e-6 * np.eye(len(cov_a))
-            root = scipy.linalg.sqrtm((cov_a + ridge) @ (cov_b + ridge))
-    distance = np.square(mean_a - mean_b).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root).real
-    return float(max(distance, 0.0))
 
 
 @torch.no_grad()
