@@ -26,31 +26,30 @@ def test_gmm_potential_reaches_the_monte_carlo_floor_2d(eps):
     assert score <= 3 * floor
 
 
+def gaussian_plan_error(dim, eps, **options):
+    """Plan BW2-UVP (%) of ``LightSB(eps, steps=1000, **options)`` on the D = ``dim`` Gaussian benchmark pair."""
+    problem = gaussian_benchmark_pair(dim, eps=eps, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
+    solver = neurot.LightSB(eps=eps, steps=1000, **options).fit(x, y, seed=0)
+    x_test = problem.sample_source(10_000, rng)
+    plan = np.hstack([x_test, solver.sample(x_test, seed=0).numpy()])
+    return bw2_uvp(plan, problem.plan_mean, problem.plan_cov)
+
+
 def test_gmm_potential_recovers_a_gaussian_plan_in_8d():
     """Closed-form Gaussian EOT at D = 8, eps = 1: plan BW2-UVP well under 0.25 % (paper EgNOT at D = 16: 0.1 %).
 
     Guards the components' start (their cells' spread): from std 0.1 x the data scale the same fit ends at 1.8 %.
     """
-    problem = gaussian_benchmark_pair(8, eps=1.0, seed=0)
-    rng = np.random.default_rng(0)
-    x, y = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
-    solver = neurot.LightSB(eps=1.0, n_components=10, steps=1000).fit(x, y, seed=0)
-    x_test = problem.sample_source(10_000, rng)
-    plan = np.hstack([x_test, solver.sample(x_test, seed=0).numpy()])
-    assert bw2_uvp(plan, problem.plan_mean, problem.plan_cov) < 0.25
+    assert gaussian_plan_error(8, 1.0, n_components=10) < 0.25
 
 
 def test_one_component_recovers_a_gaussian_plan_at_small_eps():
     """At eps = 0.1 the exact conditionals are wider than eps I in some directions; LightSB's ``exp(|y|^2 / (2 eps))``
     factor lets one component hold them (plan BW2-UVP 0.017 % against a floor of 0.017 %; with ``exp(f / eps)``
     itself a mixture, as before session 7, the same fit ended at 6.0 %)."""
-    problem = gaussian_benchmark_pair(4, eps=0.1, seed=0)
-    rng = np.random.default_rng(0)
-    x, y = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
-    solver = neurot.LightSB(eps=0.1, n_components=1, steps=1000).fit(x, y, seed=0)
-    x_test = problem.sample_source(10_000, rng)
-    plan = np.hstack([x_test, solver.sample(x_test, seed=0).numpy()])
-    assert bw2_uvp(plan, problem.plan_mean, problem.plan_cov) < 0.05
+    assert gaussian_plan_error(4, 0.1, n_components=1) < 0.05
 
 
 def test_gmm_save_load_round_trip(tmp_path):
