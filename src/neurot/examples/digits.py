@@ -48,12 +48,17 @@ LATENT_OPTIONS: dict[str, Any] = {
 LATENT_DIM = 8
 
 
+def training_digits(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The examples' training sets: ``TRAIN_SIZE`` colored 2s and 3s ``[TRAIN_SIZE, 3, 16, 16]`` each (train split)."""
+    return (colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")[0],
+            colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")[0])
+
+
 def run_digits_2to3(
     out: Path, *, steps: int | None = None, seed: int = 0, device: str = "cpu", progress: bool | None = None
 ) -> dict[str, Any]:
     """Train EgNOT from colored 2s to colored 3s in pixel space; evaluate on held-out 2s (see the module)."""
-    source, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
-    target, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
+    source, target = training_digits(seed)
     solver = EgNOT(**PIXEL_OPTIONS)
     fit_seconds = _fit(solver, "digits-2to3", source, target, out, steps, seed, device, progress)
     inputs, hues = colored_digits(SOURCE_DIGIT, N_TEST, seed + 2, "test")
@@ -68,8 +73,7 @@ def run_digits_latent(
     EgNOT then learns the plan from colored 2s to latent codes ``z ~ N(0, I)`` under the cost
     ``1/2 |x - G(z)|^2``; the outputs are ``G(z)``.
     """
-    source, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
-    threes, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
+    source, threes = training_digits(seed)
     _, decoder = train_autoencoder(threes, seed=seed, device=device)
     out.mkdir(parents=True, exist_ok=True)
     write_tensors(out / DECODER_FILE, decoder.state_dict())

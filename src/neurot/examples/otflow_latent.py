@@ -23,13 +23,12 @@ from neurot.examples.digits import (
     N_SHOWN,
     N_TEST,
     SOURCE_DIGIT,
-    TARGET_DIGIT,
-    TRAIN_SIZE,
     Decoder,
     Encoder,
     _evaluate,
     _fit,
     train_autoencoder,
+    training_digits,
 )
 from neurot.io import write_tensors
 from neurot.solvers import OTFlow
@@ -54,8 +53,7 @@ def run_digits_otflow(
     Writes the encoder and decoder weights beside the run's model; returns the evaluation metrics, with the flow's
     kinetic energy from the held-out inputs' codes (``kinetic_energy``, latent units).
     """
-    twos, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
-    threes, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
+    twos, threes = training_digits(seed)
     start = time.perf_counter()
     encoder, decoder = train_autoencoder(torch.cat([twos, threes]), steps=autoencoder_steps, seed=seed,
                                          device=device)

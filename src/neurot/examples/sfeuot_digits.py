@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from neurot.data.digits import SIZE, colored_digits
-from neurot.examples.digits import N_TEST, SOURCE_DIGIT, TARGET_DIGIT, TRAIN_SIZE, _evaluate, _fit
+from neurot.examples.digits import N_TEST, SOURCE_DIGIT, _evaluate, _fit, training_digits
 from neurot.solvers import SFEUOT
 
 #: Shape of one colored digit.
@@ -35,8 +35,7 @@ def run_digits_2to3_sfeuot(
     out: Path, *, steps: int | None = None, seed: int = 0, device: str = "cpu", progress: bool | None = None
 ) -> dict[str, Any]:
     """``digits-2to3`` (same data, metrics and figure) with SF-EUOT's one-step generator instead of EgNOT."""
-    source, _ = colored_digits(SOURCE_DIGIT, TRAIN_SIZE, seed, "train")
-    target, _ = colored_digits(TARGET_DIGIT, TRAIN_SIZE, seed + 1, "train")
+    source, target = training_digits(seed)
     solver = SFEUOT(**TRANSLATE_OPTIONS)
     fit_seconds = _fit(solver, "digits-2to3-sfeuot", source.flatten(1), target.flatten(1), out, steps, seed, device,
                        progress)
