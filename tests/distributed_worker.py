@@ -24,8 +24,8 @@ SOLVERS = {
     "lightsb": lambda batch: neurot.LightSB(eps=0.5, n_components=3, batch_size=batch),
     "sfeuot": lambda batch: neurot.SFEUOT(eps=0.5, hidden=(16, 16), generator_hidden=(16,), batch_size=batch),
     "otflow": lambda batch: neurot.OTFlow(hidden=(16, 16), classifier_hidden=(8,), ratio_hidden=(8,),
-                                          batch_size=batch, ode_steps=3, warmup_steps=4, refine_steps=4,
-                                          ratio_steps=4),
+                                          batch_size=batch, ode_steps=3, warmup_steps=4, reflow_steps=2,
+                                          refine_steps=2, ratio_steps=4, reflow_pairs=64),
 }
 
 

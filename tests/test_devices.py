@@ -21,8 +21,8 @@ TINY = {
     "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16,), generator_hidden=(16,), batch_size=32),
     "otflow": lambda: neurot.OTFlow(hidden=(16,), classifier_hidden=(8,), ratio_hidden=(8,), batch_size=32,
-                                    ode_steps=3, warmup_steps=2, refine_steps=2, ratio_steps=2, coupling_size=32,
-                                    coupled_pairs=64, pair_reuse=1),
+                                    ode_steps=3, warmup_steps=2, reflow_steps=1, refine_steps=1, ratio_steps=2,
+                                    coupling_size=32, coupled_pairs=64, pair_reuse=1, reflow_pairs=64),
 }
 STEPS = 6
 X = np.random.default_rng(0).normal(size=(300, 2))  # NumPy input: held on the CPU until fit moves it

@@ -54,7 +54,7 @@ TINY = {
     "egnot": lambda: neurot.EgNOT(eps=1.0, hidden=(4,), batch_size=4, langevin_steps=1, sample_steps=1, steps=3),
     "sfeuot": lambda: neurot.SFEUOT(eps=1.0, hidden=(4,), generator_hidden=(4,), batch_size=4),
     "otflow": lambda: neurot.OTFlow(hidden=(4,), classifier_hidden=(4,), ratio_hidden=(4,), batch_size=4,
-                                    ode_steps=2, warmup_steps=1, refine_steps=0, ratio_steps=0),
+                                    ode_steps=2, warmup_steps=1, reflow_steps=0, ratio_steps=0),
 }
 GOOD = np.random.default_rng(0).normal(size=(10, 2))
 

@@ -26,7 +26,7 @@ def test_mutual_information_of_a_correlated_pair(rho):
     """One pair (D = 2): the exact MI is 0.51 nats at rho = 0.8, 0 for independent coordinates (short fit)."""
     problem = GaussianMIProblem(2, rho)
     x, y = problem.sample(12_000, np.random.default_rng(0))
-    flow = OTFlow(warmup_steps=600, refine_steps=0, ratio_steps=400, **SMALL)
+    flow = OTFlow(warmup_steps=600, reflow_steps=0, ratio_steps=400, **SMALL)
     estimate = neurot.mutual_information(x, y, flow=flow, test_fraction=1 / 6, seed=0)
     assert flow.dim == 2
     assert estimate == pytest.approx(problem.mutual_information, abs=0.05 + 0.1 * problem.mutual_information)

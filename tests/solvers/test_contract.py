@@ -12,7 +12,7 @@ SMALL = {
     "egnot": lambda: neurot.EgNOT(eps=0.5, hidden=(16,), batch_size=32, sample_steps=5),
     "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, hidden=(16,), generator_hidden=(16,), batch_size=32),
-    "otflow": lambda: neurot.OTFlow(hidden=(16,), ratio_hidden=(16,), batch_size=32, warmup_steps=5, refine_steps=0,
+    "otflow": lambda: neurot.OTFlow(hidden=(16,), ratio_hidden=(16,), batch_size=32, warmup_steps=5, reflow_steps=2,
                                     ratio_steps=2, coupling_size=32, coupled_pairs=128),
 }
 X = np.random.default_rng(0).normal(size=(200, 2))

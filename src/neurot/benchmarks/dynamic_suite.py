@@ -4,7 +4,8 @@ One row per (case, D) of the grid:
 
 - ``gaussian``: ``P = N(0, A)``, ``Q = N(0.5, B)`` with covariances drawn by :func:`random_gaussian` (eigenvalues
   0.25 to 4, random bases). Map L2-UVP against the Brenier map, mean inversion error ``|T^{-1}(T(x)) - x|``, the
-  flow's kinetic cost against ``1/2 W2^2`` (:func:`gaussian_ot_cost`), and the log-ratio relative RMSE
+  flow's kinetic cost and its end map's cost ``E 1/2 |T(x) - x|^2`` (equal for straight paths) against
+  ``1/2 W2^2`` (:func:`gaussian_ot_cost`), and the log-ratio relative RMSE
   (:func:`relative_rmse`) over ``n_test`` points from P and ``n_test`` from Q (the ratio is used on both).
 - ``mi``: :class:`GaussianMIProblem` (``D / 2`` pairs of correlation ``rho``): :func:`neurot.mutual_information`
   on ``n_train + n_test`` pairs (``n_test`` held out) against ``-1/2 log det Sigma``, and the log-ratio relative
@@ -36,7 +37,8 @@ CASES = ("gaussian", "mi")
 class DynamicGrid:
     """What the dynamic suite runs: dimensions (even, for ``mi``), cases, samples, training steps and seed.
 
-    ``steps``: OT flow iterations (None: its default schedule; fewer keep the phases' proportions).
+    ``steps``: OT flow iterations (None: its default schedule; fewer keep the phases' proportions);
+    ``flow_options``: options of :class:`OTFlow` (None: its defaults).
     ``solvers`` is there for ``neurot bench --solvers``; the suite runs OT flow only.
     """
 
@@ -48,6 +50,7 @@ class DynamicGrid:
     steps: int | None = None
     rho: float = 0.8
     seed: int = 0
+    flow_options: dict | None = None
 
 
 def gaussian_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict:
@@ -57,17 +60,18 @@ def gaussian_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict
     _, cov_b = random_gaussian(dim, rng)
     b = np.full(dim, 0.5)
     x, y = rng.multivariate_normal(a, cov_a, grid.n_train), rng.multivariate_normal(b, cov_b, grid.n_train)
-    flow = OTFlow()
+    flow = OTFlow(**grid.flow_options or {})
     _, timing = timed(lambda: flow.fit(x, y, steps=grid.steps, seed=grid.seed, device=device))
     test = rng.multivariate_normal(a, cov_a, grid.n_test)
     mapped = flow.transport(test)
+    displacement = mapped.cpu().double() - torch.as_tensor(test)
     inversion = (flow.inverse(mapped).cpu() - torch.as_tensor(test, dtype=torch.float32)).norm(dim=1).mean()
     mixed = np.concatenate([test, rng.multivariate_normal(b, cov_b, grid.n_test)])
     kinetic, optimum = flow.kinetic_energy(test), gaussian_ot_cost(a, cov_a, b, cov_b)
     return {
         "l2_uvp": l2_uvp(mapped, brenier_map(test, a, cov_a, b, cov_b), np.trace(cov_b)),
         "inversion": float(inversion), "kinetic": kinetic, "ot_cost": optimum,
-        "kinetic_rel_error": kinetic / optimum - 1,
+        "kinetic_rel_error": kinetic / optimum - 1, "map_cost": 0.5 * float(displacement.square().sum(1).mean()),
         "log_ratio_rel_rmse": relative_rmse(flow.log_density_ratio(mixed),
                                             gaussian_log_density_ratio(mixed, a, cov_a, b, cov_b)),
         **timing,
@@ -79,7 +83,7 @@ def mi_row(grid: DynamicGrid, dim: int, device: str | None = None) -> dict:
     problem = GaussianMIProblem(dim, grid.rho)
     rng = np.random.default_rng(grid.seed)
     x, y = problem.sample(grid.n_train + grid.n_test, rng)
-    flow = OTFlow()
+    flow = OTFlow(**grid.flow_options or {})
     fraction = grid.n_test / (grid.n_train + grid.n_test)
     estimate, timing = timed(lambda: mutual_information(x, y, flow=flow, test_fraction=fraction,
                                                         steps=grid.steps, seed=grid.seed, device=device))

@@ -5,8 +5,8 @@ A velocity field ``v(x, t)`` defines the flow ``dx/dt = v(x, t)`` on ``t in [0, 
 
     min_v  integral_0^1 E |v(x_t, t)|^2 dt,   x_0 ~ P, x_1 ~ Q   (= W2^2(P, Q) = E |x - T*(x)|^2 at the optimum).
 
-Training runs three phases over the ``steps`` of :meth:`~neurot.solvers.base.Solver.fit`, their lengths in the
-proportions ``warmup_steps : refine_steps : ratio_steps``:
+Training runs four phases over the ``steps`` of :meth:`~neurot.solvers.base.Solver.fit`, their lengths in the
+proportions ``warmup_steps : reflow_steps : refine_steps : ratio_steps``:
 
 1. **Warm start** by conditional flow matching: ``x_t = (1 - t) x_0 + t x_1``, loss ``E |v(x_t, t) - (x_1 - x_0)|^2``,
    with ``(x_0, x_1)`` independent pairs (``coupling="independent"``) or, by default (``coupling="ot"``), drawn from
@@ -16,8 +16,17 @@ proportions ``warmup_steps : refine_steps : ratio_steps``:
    cost, close to the OT cost when blocks are large (a few thousand points in 2-D). Large blocks shared by many
    steps, instead of a small assignment per step, are cheaper and give straighter, less crossing pairs; the
    refresh keeps the network from fitting one finite set of pairs (D = 8 Gaussians, a fixed pool of 16384 pairs:
-   map L2-UVP 1.9 %, 65536 pairs: 0.19 %).
-2. **Refinement** of the relaxed objective, one direction per step, alternating P -> Q and Q -> P (the inverse flow):
+   map L2-UVP 1.9 %, 65536 pairs: 0.19 %). In high dimension blocks of a few thousand points couple badly: the
+   flow's end map stays close to the Brenier map, but the field averages crossing pairs and its paths curve, so
+   its kinetic energy exceeds ``1/2 W2^2`` (Gaussians: by 8 % at D = 16, 25 % at D = 64; BENCHMARKS.md).
+2. **Reflow** (Liu, Gong, Liu, ICLR 2023, "rectified flow"): the same loss on ``reflow_pairs`` pairs ``(x, T(x))``
+   of the warm-started flow itself, ``x ~ P``, drawn once when the phase starts, at the rate ``reflow_lr``. These
+   pairs never cross (``T`` is a flow's map), so the refitted field moves along straight lines from ``x`` to
+   ``T(x)``: the paths straighten, the kinetic energy falls to the end map's own cost, and the map keeps (here
+   slightly improves) its accuracy.
+3. **Refinement** (the OT flow paper's, off by default: on Gaussians up to D = 64 it improved the map less than the
+   reflow, at about ten times its cost; BENCHMARKS.md) of the relaxed objective, one direction per step,
+   alternating P -> Q and Q -> P (the inverse flow):
    ``KL(T_# P || Q) + gamma * K / s^2``, with ``K = sum_k 1/2 |x(t_k) - x(t_{k-1})|^2 / (t_k - t_{k-1})`` the
    discretised kinetic energy on the integration grid and ``s`` the data scale (so ``gamma`` has no units). The KL
    term is replaced by ``-E_P[r(T(x))]`` with ``r`` a logistic classifier between ``Q`` and pushed samples
@@ -26,7 +35,7 @@ proportions ``warmup_steps : refine_steps : ratio_steps``:
    then at chance (loss ``2 log 2``) and Adam turns its noise into steps of size ``refine_lr``, which makes the
    pushforward drift (moons -> checkerboard: ``E |T(x)|^2`` off by +-4 % within 300 steps at 2e-5), hence the
    small default ``refine_lr``.
-3. **Infinitesimal density ratio**: the flow frozen, a time score ``r(x, t)`` is fitted with logistic losses between
+4. **Infinitesimal density ratio**: the flow frozen, a time score ``r(x, t)`` is fitted with logistic losses between
    consecutive snapshots ``p_{k-1}, p_k`` of the flow on a grid ``0 = s_0 < ... < s_L = 1`` (half the batch
    pushed forward from ``P`` with ``Q`` itself as the last snapshot, half backward from ``Q`` with ``P`` as the
    first), each interval's logit being ``integral_{s_{k-1}}^{s_k} r(x, s) ds`` (2-point Gauss-Legendre). The optimum
@@ -60,6 +69,9 @@ from neurot.nn import LogitMLP, TimeScore, VelocityField, logistic_loss
 from neurot.optim import cosine_lr, optimizer_step, read_scalars
 from neurot.solvers.base import Solver
 
+#: The training phases' lengths, in their order (module docstring).
+PHASES = ("warmup_steps", "reflow_steps", "refine_steps", "ratio_steps")
+
 #: Nodes (in [0, 1]) and weights of 2-point Gauss-Legendre quadrature on one interval.
 _GAUSS_NODES = (0.5 - 0.5 / math.sqrt(3.0), 0.5 + 0.5 / math.sqrt(3.0))
 
@@ -72,14 +84,16 @@ class OTFlowConfig:
         hidden, activation: widths and activation of the velocity MLP ``v(x, t)`` (smooth: ``"silu"``).
         method: ODE integrator, one of :data:`neurot.integrators.ODE_METHODS` (``"rk4"`` as in the reference).
         ode_steps: fixed steps on ``[0, 1]`` (also the grid of the kinetic energy); ``rtol``, ``atol``: ``dopri5``.
-        warmup_steps, refine_steps, ratio_steps: lengths of the three training phases (module docstring); a
-            ``fit(steps=N)`` keeps their proportions.
+        warmup_steps, reflow_steps, refine_steps, ratio_steps: lengths of the four training phases (module
+            docstring); a ``fit(steps=N)`` keeps their proportions.
         batch_size: points per batch from each of P and Q.
         coupling: warm-start pairing, ``"ot"`` (exact OT assignment in blocks) or ``"independent"``.
         coupling_size, coupled_pairs, pair_reuse: points per exact-OT block, the size of the pool of coupled pairs
             (rounded up to whole blocks) that the warm start draws its batches from, and the mean number of draws
             of a pair before its block is replaced.
-        lr: Adam learning rate of the warm start (cosine-decayed); ``refine_lr``: of the refinement.
+        reflow_pairs: pairs ``(x, T(x))`` the reflow draws its batches from.
+        lr: Adam learning rate of the warm start (cosine-decayed); ``reflow_lr``: of the reflow (cosine-decayed);
+            ``refine_lr``: of the refinement.
         gamma: weight of the kinetic energy (in units of the data variance) in the refinement.
         classifier_hidden, classifier_lr, classifier_steps: the logistic classifiers of the refinement, and their
             Adam updates before every flow update.
@@ -95,14 +109,17 @@ class OTFlowConfig:
     rtol: float = 1e-5
     atol: float = 1e-5
     warmup_steps: int = 10000
-    refine_steps: int = 300
+    reflow_steps: int = 3000
+    refine_steps: int = 0
     ratio_steps: int = 2000
     batch_size: int = 512
     coupling: str = "ot"
     coupling_size: int = 2048
     coupled_pairs: int = 16384
     pair_reuse: int = 32
+    reflow_pairs: int = 16384
     lr: float = 2e-3
+    reflow_lr: float = 2e-4
     refine_lr: float = 2e-6
     gamma: float = 0.005
     classifier_hidden: tuple[int, ...] = (64, 64)
@@ -116,14 +133,15 @@ class OTFlowConfig:
         check_choice("method", self.method, ODE_METHODS)
         check_choice("coupling", self.coupling, ["ot", "independent"])
         check_activation("activation", self.activation)
-        for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse", "classifier_steps",
+        for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse", "reflow_pairs",
+                     "classifier_steps",
                      "ratio_intervals"):
             check_int(name, getattr(self, name))
-        for name in ("warmup_steps", "refine_steps", "ratio_steps"):
+        for name in PHASES:
             check_int(name, getattr(self, name), minimum=0)
         if self.steps < 1:
-            raise ValueError("warmup_steps + refine_steps + ratio_steps must be >= 1")
-        for name in ("lr", "refine_lr", "classifier_lr", "ratio_lr", "rtol", "atol"):
+            raise ValueError(f"{' + '.join(PHASES)} must be >= 1")
+        for name in ("lr", "reflow_lr", "refine_lr", "classifier_lr", "ratio_lr", "rtol", "atol"):
             check_positive(name, getattr(self, name))
         check_nonnegative("gamma", self.gamma)
         for name in ("hidden", "classifier_hidden", "ratio_hidden"):
@@ -131,8 +149,8 @@ class OTFlowConfig:
 
     @property
     def steps(self) -> int:
-        """Total training iterations: ``warmup_steps + refine_steps + ratio_steps``."""
-        return self.warmup_steps + self.refine_steps + self.ratio_steps
+        """Total training iterations: ``warmup_steps + reflow_steps + refine_steps + ratio_steps``."""
+        return sum(getattr(self, name) for name in PHASES)
 
 
 def kinetic_energy(path: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
@@ -164,9 +182,12 @@ def ot_assignment(x0: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
 
 
 class PairPool:
-    """The warm start's coupled pairs ``starts, ends [n_blocks, coupling_size, D]`` (blocks refreshed in place).
+    """Pairs ``starts, ends [n_blocks, block, D]`` of a flow-matching phase.
 
-    ``state_dict`` / ``load_state_dict`` put them in checkpoints, so a resumed warm start continues exactly.
+    The warm start's coupled blocks (refreshed in place), or the reflow's ``(x, T(x))`` (one block, filled when the
+    reflow starts).
+
+    ``state_dict`` / ``load_state_dict`` put them in checkpoints, so a resumed phase continues exactly.
     """
 
     def __init__(self, starts: torch.Tensor, ends: torch.Tensor) -> None:
@@ -241,10 +262,14 @@ class OTFlow(Solver):
         self.flow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.lr)
         self.ratio_optimizer = torch.optim.Adam(self.time_score.parameters(), lr=config.ratio_lr)
         self._refining = False
-        self.pairs = None
+        self.pairs = self.reflow_pairs = None
         if config.coupling == "ot" and config.warmup_steps > 0:
             blocks = [self._coupled_block() for _ in range(math.ceil(config.coupled_pairs / config.coupling_size))]
             self.pairs = PairPool(torch.stack([b[0] for b in blocks]), torch.stack([b[1] for b in blocks]))
+        if config.reflow_steps > 0:
+            self.reflow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.reflow_lr)
+            empty = torch.zeros(1, config.reflow_pairs, source.dim, device=self.device)
+            self.reflow_pairs = PairPool(empty, empty.clone())
 
     def _coupled_block(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh ``x_0, x_1 [coupling_size, D]`` from P and Q, paired by the exact OT assignment."""
@@ -253,19 +278,22 @@ class OTFlow(Solver):
         x1 = self.target_data.sample(size, self.generator)
         return x0, x1[torch.as_tensor(ot_assignment(x0, x1), device=self.device)]
 
-    def _phase_bounds(self, total: int) -> tuple[int, int]:
-        """Last step of the warm start and of the refinement when training for ``total`` steps."""
-        config = self.config
-        warm = round(total * config.warmup_steps / config.steps)
-        refine = round(total * (config.warmup_steps + config.refine_steps) / config.steps)
-        return warm, refine
+    def _phase_bounds(self, total: int) -> tuple[int, int, int]:
+        """Last step of the warm start, the reflow and the refinement when training for ``total`` steps."""
+        config, ends, length = self.config, [], 0
+        for name in PHASES[:-1]:
+            length += getattr(config, name)
+            ends.append(round(total * length / config.steps))
+        return tuple(ends)
 
     def _train_step(self, step: int, total: int) -> dict[str, float]:
-        warm, refine = self._phase_bounds(total)
+        warm, reflow, refine = self._phase_bounds(total)
         if step <= warm:
             return self._warmup_step(step - 1, warm)
+        if step <= reflow:
+            return self._reflow_step(step - warm - 1, reflow - warm)
         if step <= refine:
-            return self._refine_step(step - warm - 1)
+            return self._refine_step(step - reflow - 1)
         return self._ratio_step(step - refine - 1, total - refine)
 
     def _warmup_step(self, index: int, length: int) -> dict[str, float]:
@@ -279,15 +307,35 @@ class OTFlow(Solver):
             if index > 0 and index % refresh == 0:
                 block = (index // refresh - 1) % len(starts)
                 starts[block], ends[block] = self._coupled_block()
-            rows = torch.randint(starts.shape[0] * starts.shape[1], (config.batch_size,), generator=generator,
-                                 device=self.device)
-            x0, x1 = starts.flatten(0, 1)[rows], ends.flatten(0, 1)[rows]
-        t = torch.rand(config.batch_size, 1, generator=generator, device=self.device)
-        xt = (1 - t) * x0 + t * x1
+            x0, x1 = self._draw_pairs(self.pairs)
         lr = cosine_lr(self.flow_optimizer, config.lr, index, length)
-        residual = self.velocity(xt, t[:, 0]) - (x1 - x0)
-        loss = residual.square().sum(1).mean() / self.data_scale**2
-        return {"loss": optimizer_step(self.flow_optimizer, loss, "OTFlow flow matching"), "phase": 0.0, "lr": lr}
+        return {"loss": self._matching_step(x0, x1, self.flow_optimizer, "OTFlow flow matching"), "phase": 0.0,
+                "lr": lr}
+
+    def _reflow_step(self, index: int, length: int) -> dict[str, float]:
+        pool = self.reflow_pairs
+        if index == 0:  # the pairs (x, T(x)) of the warm-started flow
+            starts = self.source_data.sample(self.config.reflow_pairs, self.generator)
+            pool.starts[0], pool.ends[0] = starts, self.transport(starts)
+        x0, x1 = self._draw_pairs(pool)
+        lr = cosine_lr(self.reflow_optimizer, self.config.reflow_lr, index, length)
+        return {"loss": self._matching_step(x0, x1, self.reflow_optimizer, "OTFlow reflow"), "phase": 1.0, "lr": lr}
+
+    def _draw_pairs(self, pool: PairPool) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch ``x0, x1 [batch_size, D]`` of the pairs of ``pool``, drawn with replacement."""
+        starts, ends = pool.starts.flatten(0, 1), pool.ends.flatten(0, 1)
+        rows = torch.randint(len(starts), (self.config.batch_size,), generator=self.generator, device=self.device)
+        return starts[rows], ends[rows]
+
+    def _matching_step(self, x0: torch.Tensor, x1: torch.Tensor, optimizer: torch.optim.Optimizer,
+                       what: str) -> torch.Tensor:
+        """One update of conditional flow matching on pairs ``x0, x1 [n, D]``; returns the loss.
+
+        The loss is ``E |v(x_t, t) - (x1 - x0)|^2 / s^2`` at ``x_t = (1 - t) x0 + t x1``, ``t ~ U(0, 1)``.
+        """
+        t = torch.rand(len(x0), 1, generator=self.generator, device=self.device)
+        residual = self.velocity((1 - t) * x0 + t * x1, t[:, 0]) - (x1 - x0)
+        return optimizer_step(optimizer, residual.square().sum(1).mean() / self.data_scale**2, what)
 
     def _refine_step(self, index: int) -> dict[str, float]:
         config, generator = self.config, self.generator
@@ -312,7 +360,7 @@ class OTFlow(Solver):
         kinetic = kinetic_energy(path, times).mean()
         loss = kl + config.gamma * kinetic / self.data_scale**2
         value = optimizer_step(self.flow_optimizer, loss, "OTFlow refinement")
-        return read_scalars({"loss": value, "phase": 1.0, "kl": kl, "kinetic": kinetic, "classifier_loss": class_value,
+        return read_scalars({"loss": value, "phase": 2.0, "kl": kl, "kinetic": kinetic, "classifier_loss": class_value,
                              "direction": 1.0 if forward else -1.0})
 
     def _ratio_times(self) -> list[float]:
@@ -341,7 +389,7 @@ class OTFlow(Solver):
         loss = sum(logistic_loss(self._interval_logits(snapshots[k], times[k - 1], times[k]),
                                  self._interval_logits(snapshots[k - 1], times[k - 1], times[k]))
                    for k in range(1, len(times)))
-        return {"loss": optimizer_step(self.ratio_optimizer, loss, "OTFlow density ratio"), "phase": 2.0, "lr": lr}
+        return {"loss": optimizer_step(self.ratio_optimizer, loss, "OTFlow density ratio"), "phase": 3.0, "lr": lr}
 
     def _grid_steps(self) -> int | None:
         """Fixed steps per unit time for outputs on an arbitrary grid (None for adaptive methods)."""
@@ -438,12 +486,14 @@ class OTFlow(Solver):
         self.data_scale = float(state.get("data_scale", 1.0))
 
     # -- checkpoints and divergence -------------------------------------------------------------------------
-    divergence_advice = "a lower lr, refine_lr, ratio_lr or classifier_lr"
+    divergence_advice = "a lower lr, reflow_lr, refine_lr, ratio_lr or classifier_lr"
 
     def _training_state(self) -> dict[str, Any]:
         state = {"flow_optimizer": self.flow_optimizer, "ratio_optimizer": self.ratio_optimizer}
         if self.pairs is not None:
             state["pairs"] = self.pairs
+        if self.reflow_pairs is not None:
+            state |= {"reflow_pairs": self.reflow_pairs, "reflow_optimizer": self.reflow_optimizer}
         for direction, (classifier, optimizer) in self.classifiers.items():
             state |= {f"{direction}_classifier": classifier, f"{direction}_classifier_optimizer": optimizer}
         return state
