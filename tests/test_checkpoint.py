@@ -23,16 +23,16 @@ TINY = {
     "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16, 16), generator_hidden=(16,), batch_size=32),
     "otflow": lambda: neurot.OTFlow(hidden=(16, 16), classifier_hidden=(8,), ratio_hidden=(8,), batch_size=32,
-                                    ode_steps=3, warmup_steps=6, reflow_steps=0, refine_steps=6, ratio_steps=6),
+                                    ode_steps=3, warmup_steps=4, ratio_steps=2, refine_steps=12, reflow_steps=0),
     # The interruption falls in the warm start, whose pool of coupled pairs gets a fresh block every step.
     "otflow_warm_start": lambda: neurot.OTFlow(hidden=(16, 16), batch_size=32, ode_steps=3, warmup_steps=14,
                                                reflow_steps=2, ratio_steps=2, coupling_size=16, coupled_pairs=64,
                                                pair_reuse=1),
-    # The interruption falls in the reflow, whose pairs (x, T(x)) were drawn at its start (step 5).
+    # The interruption falls in the reflow, whose pairs (x, T(x)) were drawn at its start (step 7).
     "otflow_reflow": lambda: neurot.OTFlow(hidden=(16, 16), batch_size=32, ode_steps=3, warmup_steps=4,
                                            reflow_steps=12, ratio_steps=2, reflow_pairs=64),
 }
-STEPS = 18  # OT flow: 6 steps per phase, so an interruption at step 10 falls in the refinement
+STEPS = 18  # OT flow: warm start 1-4, density ratio 5-6, so an interruption at step 10 falls in the refinement
 
 
 @pytest.fixture(scope="module")

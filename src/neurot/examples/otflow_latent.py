@@ -36,8 +36,8 @@ from neurot.solvers import OTFlow
 ENCODER_FILE = "encoder.safetensors"
 #: OT flow's options: its defaults but the density-ratio phase, which translation does not use.
 OTFLOW_OPTIONS: dict[str, Any] = {"ratio_steps": 0}
-#: The fit's steps, the warm start and refinement in OT flow's default proportions (2913 and 87): fewer than its
-#: default 10300, which fit the training codes more tightly and held-out ones worse (BENCHMARKS.md).
+#: The fit's steps, the warm start and reflow in OT flow's default proportions (2308 and 692): fewer than its
+#: default 13000, which fit the training codes more tightly and held-out ones worse (BENCHMARKS.md).
 OTFLOW_STEPS = 3000
 #: Times along the flow decoded in the figure's columns (after the input).
 PATH_TIMES = (0.0, 0.25, 0.5, 0.75, 1.0)
