@@ -20,6 +20,8 @@ from neurot.checkpoint import (
 
 TINY = {
     "egnot": lambda: neurot.EgNOT(eps=0.5, hidden=(16, 16), batch_size=32, buffer_size=100, langevin_steps=3),
+    "egnot_jumps": lambda: neurot.EgNOT(eps=0.5, hidden=(16, 16), batch_size=32, buffer_size=100, langevin_steps=3,
+                                        jump_every=2, jump_points=50),
     "lightsb": lambda: neurot.LightSB(eps=0.5, n_components=3, batch_size=32),
     "sfeuot": lambda: neurot.SFEUOT(eps=0.5, tau=1.0, hidden=(16, 16), generator_hidden=(16,), batch_size=32),
     "otflow": lambda: neurot.OTFlow(hidden=(16, 16), classifier_hidden=(8,), ratio_hidden=(8,), batch_size=32,

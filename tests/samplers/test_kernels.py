@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from neurot.samplers import KERNELS, GaussianSplitMALA, Target, run_chain
+from neurot.samplers import KERNELS, DataJump, GaussianSplitMALA, Target, run_chain
 
 MEAN = torch.tensor([1.0, -2.0])
 COV = torch.tensor([[1.0, 0.6], [0.6, 0.5]])
@@ -98,3 +98,22 @@ def test_step_size_adapter_moves_toward_target_acceptance():
     for _ in range(10):
         adapter.update(kernel, acceptance=1.0)
     assert kernel.step_size == 1.05
+
+
+def test_data_jumps_carry_chains_between_separated_modes_in_the_right_proportion(generator):
+    """A 0.8 / 0.2 mixture of N(-5, 0.25) and N(5, 0.25): Langevin chains started in the left mode never leave it;
+    with jumps they end in the right mode with its weight 0.2, although the references sit half on each mode (the
+    Metropolis-Hastings ratio corrects for any proposal)."""
+    centres, weights = torch.tensor([-5.0, 5.0]), torch.tensor([0.8, 0.2])
+
+    def energy(y):
+        return -torch.logsumexp(weights.log() - (y - centres).square() / (2 * 0.25), dim=1)
+
+    y0 = torch.full((4000, 1), -5.0)
+    references = torch.cat([torch.full((50, 1), -5.0), torch.full((50, 1), 5.0)])
+    kernel = KERNELS["mala"](0.2)
+    stuck = run_chain(kernel, Target(energy), y0, 200, generator).state.y
+    assert (stuck > 0).float().mean().item() == 0.0
+    result = run_chain(kernel, Target(energy), y0, 200, generator, jump=DataJump(references, 0.5), jump_every=5)
+    assert (result.state.y > 0).float().mean().item() == pytest.approx(0.2, abs=0.03)
+    assert 0.1 < result.extra["jump_acceptance"] < 1.0

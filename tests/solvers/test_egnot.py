@@ -88,6 +88,23 @@ def test_save_load_round_trip_gives_identical_samples(fitted_2d, tmp_path):
     assert loaded.kernel.step_size == solver.kernel.step_size
 
 
+def test_data_jumps_are_saved_with_the_model_and_reported(tmp_path):
+    """The jump references are target points drawn at the start of the fit; a loaded model keeps them."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 1
+    solver = neurot.EgNOT(eps=0.5, hidden=(16,), batch_size=64, jump_every=5, jump_points=40).fit(x, y, steps=3,
+                                                                                                   seed=0)
+    references = solver.jump.references
+    assert references.shape == (40, 2)
+    assert all(any(np.allclose(r, row) for row in y) for r in references.numpy())
+    assert all(0 <= h["jump_acceptance"] <= 1 for h in solver.history)
+    solver.save(tmp_path / "model")
+    loaded = neurot.EgNOT.load(tmp_path / "model")
+    assert torch.equal(loaded.jump.references, references)
+    assert torch.equal(solver.sample(x[:20], seed=1, steps=10), loaded.sample(x[:20], seed=1, steps=10))
+    assert neurot.EgNOT(eps=0.5).fit(x, y, steps=1, seed=0).jump is None
+
+
 def test_same_seed_same_result():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 1

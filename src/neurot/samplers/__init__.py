@@ -9,7 +9,16 @@ from neurot.samplers.chain import (
     Target,
     run_chain,
 )
-from neurot.samplers.kernels import KERNELS, MALA, ULA, ChainState, GaussianSplitMALA, GaussianSplitULA, Kernel
+from neurot.samplers.kernels import (
+    KERNELS,
+    MALA,
+    ULA,
+    ChainState,
+    DataJump,
+    GaussianSplitMALA,
+    GaussianSplitULA,
+    Kernel,
+)
 
 __all__ = [
     "KERNELS",
@@ -18,6 +27,7 @@ __all__ = [
     "ChainDivergedError",
     "ChainResult",
     "ChainState",
+    "DataJump",
     "EnergyPlateau",
     "GaussianSplitMALA",
     "GaussianSplitULA",

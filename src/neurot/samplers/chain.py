@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from neurot.samplers.kernels import ChainState, Kernel
+from neurot.samplers.kernels import ChainState, DataJump, Kernel
 
 #: Label of :func:`run_chain` in :mod:`torch.profiler` traces.
 PROFILE_LABEL = "neurot.run_chain"
@@ -84,19 +84,23 @@ def run_chain(
     generator: torch.Generator | None = None,
     adapter: StepSizeAdapter | None = None,
     stop: EnergyPlateau | None = None,
+    jump: DataJump | None = None,
+    jump_every: int = 10,
 ) -> ChainResult:
     """Run ``n_steps`` of ``kernel`` on ``target`` from ``y0`` ``[n, D]``; raise :class:`ChainDivergedError` on NaN.
 
     With an ``adapter`` the step size is adapted once the chains have run, by the acceptance of every step
     (during training only: adaptation makes the chain inexact, which training tolerates and a final draw should
     not). With a ``stop`` rule, ``n_steps`` is the most the chains run; ``ChainResult.steps`` says how many they ran.
+    With a ``jump``, every ``jump_every``-th step is followed by one of its moves (their acceptance is the result's
+    ``extra["jump_acceptance"]``).
     The steps never wait for the device: diagnostics stay tensors until the end (a ``stop`` rule reads one number
     per block of steps).
     """
     if kernel.needs_gaussian_part and target.gaussian is None:
         raise ValueError(f"kernel {type(kernel).__name__} needs a target with a Gaussian part (gaussian)")
     with torch.profiler.record_function(PROFILE_LABEL):
-        result = _run(kernel, target, y0, n_steps, generator, stop)
+        result = _run(kernel, target, y0, n_steps, generator, stop, jump, jump_every)
     if adapter is not None:
         adapter.update(kernel, result.acceptance, steps=result.steps)
     return result
@@ -104,16 +108,19 @@ def run_chain(
 
 def _run(
     kernel: Kernel, target: Target, y0: torch.Tensor, n_steps: int, generator: torch.Generator | None,
-    stop: EnergyPlateau | None,
+    stop: EnergyPlateau | None, jump: DataJump | None, jump_every: int,
 ) -> ChainResult:
     """The body of :func:`run_chain` (inputs checked; no adaptation)."""
     state = target(y0)
-    accepted = torch.zeros((), device=y0.device)
+    accepted = jumped = torch.zeros((), device=y0.device)
     block_sum, previous_block = torch.zeros_like(state.energy), None
     steps_run = 0
     for steps_run in range(1, n_steps + 1):
         state, accepted_now = kernel.step(state, target, generator)
         accepted = accepted + accepted_now.float().mean()
+        if jump is not None and steps_run % jump_every == 0:
+            state, jumped_now = jump.step(state, target, generator)
+            jumped = jumped + jumped_now.float().mean()
         if stop is None:
             continue
         block_sum += state.energy
@@ -122,7 +129,10 @@ def _run(
             if previous_block is not None and steps_run >= stop.min_steps and stop.reached(previous_block, block):
                 break
             previous_block, block_sum = block, torch.zeros_like(block_sum)
-    return _result(kernel, state, accepted, steps_run)
+    result = _result(kernel, state, accepted, steps_run)
+    if jump is not None and steps_run >= jump_every:
+        result.extra["jump_acceptance"] = float(jumped) / (steps_run // jump_every)
+    return result
 
 
 def _result(kernel: Kernel, state: ChainState, accepted: torch.Tensor, steps_run: int) -> ChainResult:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
 if TYPE_CHECKING:
     from neurot.samplers.chain import Target
@@ -120,6 +121,40 @@ class GaussianSplitMALA(GaussianSplitULA):
     """:class:`GaussianSplitULA` proposals with the Metropolis-Hastings correction."""
 
     adjusted = True
+
+
+class DataJump(nn.Module):
+    """Independence Metropolis-Hastings moves to the data, which cross between separated modes.
+
+    Proposes ``y' = r_j + h z`` (``r_j`` a uniformly drawn reference point, ``z ~ N(0, I)``), i.e. from the kernel
+    density ``q(y) = (1 / M) sum_k N(y; r_k, h^2 I)`` of the references ``r [M, ...]`` (points of the target
+    distribution), and accepts with ``min(1, exp(E(y) - E(y')) q(y) / q(y'))``: exact for any references and
+    bandwidth, and a chain reaches a mode far from its start in one move whenever the references put points there.
+    Langevin moves explore within a mode; these jumps carry chains between modes in proportion to the target's mass.
+    A module so that the references (a buffer) are saved with a model.
+    """
+
+    def __init__(self, references: torch.Tensor, bandwidth: float) -> None:
+        super().__init__()
+        self.register_buffer("references", references)
+        self.bandwidth = float(bandwidth)
+
+    def log_proposal(self, y: torch.Tensor) -> torch.Tensor:
+        """``log q(y)`` up to a constant, ``[n]``, for ``y [n, ...]``."""
+        squared = torch.cdist(y.flatten(1), self.references.flatten(1)).square()
+        return torch.logsumexp(-squared / (2 * self.bandwidth**2), dim=1)
+
+    def step(
+        self, state: ChainState, target: Target, generator: torch.Generator | None
+    ) -> tuple[ChainState, torch.Tensor]:
+        """One jump proposal for every chain. Returns the new state and the mask ``[n]`` of accepted jumps."""
+        rows = torch.randint(len(self.references), (len(state.y),), generator=generator, device=state.y.device)
+        noise = torch.randn(state.y.shape, generator=generator, device=state.y.device, dtype=state.y.dtype)
+        proposed = target(self.references[rows] + self.bandwidth * noise)
+        log_ratio = (state.energy - proposed.energy + self.log_proposal(state.y) - self.log_proposal(proposed.y))
+        uniform = torch.rand(len(state.y), generator=generator, device=state.y.device, dtype=state.y.dtype)
+        accepted = torch.log(uniform) < log_ratio
+        return state.where(accepted, proposed), accepted
 
 
 KERNELS: dict[str, type[Kernel]] = {

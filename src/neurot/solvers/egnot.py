@@ -42,6 +42,7 @@ from neurot.optim import optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
     ChainDivergedError,
+    DataJump,
     EnergyPlateau,
     ReplayBuffer,
     StepSizeAdapter,
@@ -80,6 +81,11 @@ class EgNOTConfig:
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`, or ``"auto"``: ``"split_mala"`` for the
             quadratic cost (its Gaussian factor integrated exactly), ``"mala"`` for any other cost.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
+        jump_every, jump_points: every ``jump_every``-th Langevin step (training and sampling chains; 0: never) is
+            followed by a jump (:class:`neurot.samplers.DataJump`): an independence proposal near one of
+            ``jump_points`` target points drawn at the start of the fit (bandwidth ``sqrt(eps)``), accepted by the
+            Metropolis-Hastings ratio. It carries chains between separated modes of ``pi_f(. | x)`` that Langevin
+            moves do not cross, at the cost of one more energy gradient per jump.
         sample_stop: stop sampling chains early, once their mean energy no longer drifts
             (:class:`neurot.samplers.EnergyPlateau`; ``sample_steps`` is then the most they run). Safe when the
             chains need not cross between modes of ``pi_f(. | x)``, which a fixed number of steps does not ensure
@@ -115,6 +121,8 @@ class EgNOTConfig:
     langevin_steps: int = 10
     sample_steps: int = 300
     sample_stop: bool = False
+    jump_every: int = 0
+    jump_points: int = 1024
     step_size: float | None = None
     target_acceptance: float = 0.65
     buffer_size: int = 10_000
@@ -142,7 +150,8 @@ class EgNOTConfig:
             raise ValueError(f"anneal must be in (0, 1], got {self.anneal!r}")
         for name in ("steps", "batch_size", "buffer_size"):
             check_int(name, getattr(self, name))
-        for name in ("langevin_steps", "sample_steps", "step_backoff"):
+        check_int("jump_points", self.jump_points)
+        for name in ("langevin_steps", "sample_steps", "step_backoff", "jump_every"):
             check_int(name, getattr(self, name), minimum=0)
         check_positive("lr", self.lr)
         check_positive("step_size", self.step_size, allow_none=True)
@@ -193,6 +202,7 @@ class EgNOT(Solver):
             sampler = "split_mala" if is_quadratic(self.cost) else "mala"
         self.kernel = KERNELS[sampler](self.config.step_size or self.config.eps)
         self.potential: nn.Module | None = None
+        self.jump: DataJump | None = None
         self.target_shape: tuple[int, ...] | None = None
         self.target_mean: torch.Tensor | None = None
         self.target_std = 1.0
@@ -217,12 +227,15 @@ class EgNOT(Solver):
         else:
             self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation)
         self.potential.to(self.device)
+        self.jump = None
+        if config.jump_every:
+            self.jump = DataJump(torch.zeros(config.jump_points, *shape), math.sqrt(config.eps)).to(self.device)
 
     def _auto_stop(self) -> bool:
         return isinstance(self.config.potential, str) and self.config.potential == "mlp"
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"potential": self.potential}
+        return {"potential": self.potential} | ({"jump": self.jump} if self.jump is not None else {})
 
     def energy_target(self, x: torch.Tensor, temperature: float = 1.0) -> Target:
         """The conditional ``pi_f(. | x)`` as an MCMC target, ``E_x(y) = (c(x, y) - f(y)) / eps`` for ``x [n, ...]``.
@@ -268,6 +281,8 @@ class EgNOT(Solver):
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
         unadjusted_step = min(config.eps, 0.1 * target.std**2)
         self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
+        if self.jump is not None:
+            self.jump.references.copy_(target.sample(config.jump_points, self.generator))
         self.optimizer = torch.optim.Adam(self.potential.parameters(), lr=config.lr)
         self.buffer = ReplayBuffer(config.buffer_size)
         # Past ~10 eps the split kernel's Gaussian part is already a fresh draw; larger steps only stall chains
@@ -283,7 +298,8 @@ class EgNOT(Solver):
             x_old, y_old = self.buffer.sample(len(x), generator)
             x = torch.where(reuse.view(-1, *[1] * (x.ndim - 1)), x_old, x)
             y0 = torch.where(reuse.view(-1, *[1] * (y0.ndim - 1)), y_old, y0)
-        result = run_chain(self.kernel, self.energy_target(x), y0, config.langevin_steps, generator, self.adapter)
+        result = run_chain(self.kernel, self.energy_target(x), y0, config.langevin_steps, generator, self.adapter,
+                           **self._jumps())
         self.buffer.push(x, result.state.y)
         return x, result.state.y, result.diagnostics()
 
@@ -359,8 +375,13 @@ class EgNOT(Solver):
             temperature = anneal ** (stage / max(stages - 1, 1))
             kernel = copy.copy(self.kernel)  # keeps per-instance settings such as max_move
             kernel.step_size = self.kernel.step_size * temperature
-            y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator, stop=stop).state.y
+            y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator, stop=stop,
+                          **self._jumps()).state.y
         return y
+
+    def _jumps(self) -> dict[str, Any]:
+        """``run_chain``'s jump options (none when ``jump_every`` is 0)."""
+        return {"jump": self.jump, "jump_every": self.config.jump_every} if self.jump is not None else {}
 
     def _bridge_eps(self) -> float:
         if not is_quadratic(self.cost):
