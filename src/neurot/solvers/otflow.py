@@ -138,8 +138,7 @@ class OTFlowConfig:
         check_choice("coupling", self.coupling, ["ot", "independent"])
         check_activation("activation", self.activation)
         for name in ("ode_steps", "batch_size", "coupling_size", "coupled_pairs", "pair_reuse", "reflow_pairs",
-                     "classifier_steps",
-                     "ratio_intervals"):
+                     "classifier_steps", "ratio_intervals"):
             check_int(name, getattr(self, name))
         for name in PHASES:
             check_int(name, getattr(self, name), minimum=0)
