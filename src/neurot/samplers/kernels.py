@@ -151,7 +151,7 @@ class DataJump(nn.Module):
         rows = torch.randint(len(self.references), (len(state.y),), generator=generator, device=state.y.device)
         noise = torch.randn(state.y.shape, generator=generator, device=state.y.device, dtype=state.y.dtype)
         proposed = target(self.references[rows] + self.bandwidth * noise)
-        log_ratio = (state.energy - proposed.energy + self.log_proposal(state.y) - self.log_proposal(proposed.y))
+        log_ratio = state.energy - proposed.energy + self.log_proposal(state.y) - self.log_proposal(proposed.y)
         uniform = torch.rand(len(state.y), generator=generator, device=state.y.device, dtype=state.y.dtype)
         accepted = torch.log(uniform) < log_ratio
         return state.where(accepted, proposed), accepted
