@@ -160,7 +160,7 @@ def test_reflow_straightens_the_paths_of_a_crossing_warm_start():
     options = {"warmup_steps": 600, "coupling": "independent", "ratio_steps": 0, "reflow_pairs": 4096, **SMALL}
     warm = OTFlow(reflow_steps=0, **options).fit(x, y, seed=0)
     straight = OTFlow(reflow_steps=800, **options).fit(x, y, seed=0)
-    assert straight.reflow_pairs.ends.shape == (1, 4096, 2)
+    assert straight.reflow_pool.ends.shape == (1, 4096, 2)
     test = torch.as_tensor(rng.normal(size=(2000, 2)), dtype=torch.float32)
 
     def excess(flow):

@@ -129,26 +129,29 @@ def _run(
             if previous_block is not None and steps_run >= stop.min_steps and stop.reached(previous_block, block):
                 break
             previous_block, block_sum = block, torch.zeros_like(block_sum)
-    result = _result(kernel, state, accepted, steps_run)
-    if jump is not None and steps_run >= jump_every:
-        result.extra["jump_acceptance"] = float(jumped) / (steps_run // jump_every)
-    return result
+    jumps = steps_run // jump_every if jump is not None else 0
+    return _result(kernel, state, accepted, steps_run, {"jump_acceptance": jumped / jumps} if jumps else {})
 
 
-def _result(kernel: Kernel, state: ChainState, accepted: torch.Tensor, steps_run: int) -> ChainResult:
-    """The chains' diagnostics, read from the device in one transfer; :class:`ChainDivergedError` on NaN or Inf."""
+def _result(kernel: Kernel, state: ChainState, accepted: torch.Tensor, steps_run: int,
+            extra: dict[str, torch.Tensor]) -> ChainResult:
+    """The chains' diagnostics and the ``extra`` scalars, read from the device in one transfer.
+
+    Raises :class:`ChainDivergedError` on NaN or Inf.
+    """
+    dtype = state.energy.dtype
     summary = torch.stack([
-        state.grad.flatten(1).norm(dim=1).mean(), state.energy.mean(), accepted.to(state.energy.dtype),
-        torch.isfinite(state.y).all().to(state.energy.dtype),
+        state.grad.flatten(1).norm(dim=1).mean(), state.energy.mean(), accepted.to(dtype),
+        torch.isfinite(state.y).all().to(dtype), *(value.to(dtype) for value in extra.values()),
     ])
-    grad_norm, energy, accepted_sum, finite = summary.tolist()
+    grad_norm, energy, accepted_sum, finite, *extra_values = summary.tolist()
     if not (math.isfinite(grad_norm) and math.isfinite(energy)) or not finite:
         raise ChainDivergedError(
             f"Langevin chain diverged (NaN/Inf) with {type(kernel).__name__} at step size {kernel.step_size:.3g}; "
             "lower the step size or the learning rate"
         )
     acceptance = accepted_sum / steps_run if steps_run else 1.0
-    return ChainResult(state, acceptance, grad_norm, energy, steps_run)
+    return ChainResult(state, acceptance, grad_norm, energy, steps_run, dict(zip(extra, extra_values, strict=True)))
 
 
 class StepSizeAdapter:

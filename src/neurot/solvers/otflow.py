@@ -265,14 +265,14 @@ class OTFlow(Solver):
         self.flow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.lr)
         self.ratio_optimizer = torch.optim.Adam(self.time_score.parameters(), lr=config.ratio_lr)
         self._refining = False
-        self.pairs = self.reflow_pairs = None
+        self.pairs = self.reflow_pool = None
         if config.coupling == "ot" and config.warmup_steps > 0:
             blocks = [self._coupled_block() for _ in range(math.ceil(config.coupled_pairs / config.coupling_size))]
             self.pairs = PairPool(torch.stack([b[0] for b in blocks]), torch.stack([b[1] for b in blocks]))
         if config.reflow_steps > 0:
             self.reflow_optimizer = torch.optim.Adam(self.velocity.parameters(), lr=config.reflow_lr)
             empty = torch.zeros(1, config.reflow_pairs, source.dim, device=self.device)
-            self.reflow_pairs = PairPool(empty, empty.clone())
+            self.reflow_pool = PairPool(empty, empty.clone())
 
     def _coupled_block(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh ``x_0, x_1 [coupling_size, D]`` from P and Q, paired by the exact OT assignment."""
@@ -316,7 +316,7 @@ class OTFlow(Solver):
                 "lr": lr}
 
     def _reflow_step(self, index: int, length: int) -> dict[str, float]:
-        pool = self.reflow_pairs
+        pool = self.reflow_pool
         if index == 0:  # the pairs (x, T(x)) of the flow so far
             starts = self.source_data.sample(self.config.reflow_pairs, self.generator)
             pool.starts[0], pool.ends[0] = starts, self.transport(starts)
@@ -495,8 +495,8 @@ class OTFlow(Solver):
         state = {"flow_optimizer": self.flow_optimizer, "ratio_optimizer": self.ratio_optimizer}
         if self.pairs is not None:
             state["pairs"] = self.pairs
-        if self.reflow_pairs is not None:
-            state |= {"reflow_pairs": self.reflow_pairs, "reflow_optimizer": self.reflow_optimizer}
+        if self.reflow_pool is not None:
+            state |= {"reflow_pool": self.reflow_pool, "reflow_optimizer": self.reflow_optimizer}
         for direction, (classifier, optimizer) in self.classifiers.items():
             state |= {f"{direction}_classifier": classifier, f"{direction}_classifier_optimizer": optimizer}
         return state
