@@ -2,7 +2,7 @@
 
 from neurot.nn.classifier import LogitMLP, logistic_loss
 from neurot.nn.conv import ConvClassifier, ConvPotential
-from neurot.nn.generator import FlowGenerator, GaussianGenerator
+from neurot.nn.generator import FlowGenerator, GaussianGenerator, conditional_generator
 from neurot.nn.mlp import MLPPotential, NormalizedMLP
 from neurot.nn.time_mlp import TimeMLPPotential, TimeScore, VelocityField
 
@@ -17,5 +17,6 @@ __all__ = [
     "TimeMLPPotential",
     "TimeScore",
     "VelocityField",
+    "conditional_generator",
     "logistic_loss",
 ]

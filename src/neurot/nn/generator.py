@@ -11,6 +11,11 @@ from zuko.flows import NSF
 
 from neurot.nn.mlp import ACTIVATIONS, mlp
 
+#: Generator families of :func:`conditional_generator`.
+GENERATORS = ("flow", "gaussian")
+#: Largest dimension for which the family ``"auto"`` is the flow and the covariance ``"auto"`` is full.
+FLOW_MAX_DIM = 16
+
 
 class GaussianGenerator(nn.Module):
     """``T(x, z) = mu(x) + L(x) z``: a conditional Gaussian ``N(mu(x), L(x) L(x)^T)`` in one network evaluation.
@@ -93,3 +98,31 @@ class FlowGenerator(nn.Module):
         u, flow_log_det = self.flow(context).call_and_ladj(z)
         y, gaussian_log_det = self.gaussian(x, u)
         return y, flow_log_det + gaussian_log_det
+
+
+def resolve_generator(dim: int, family: str = "auto", covariance: str = "auto") -> tuple[str, str]:
+    """``(family, covariance)`` of :func:`conditional_generator` on ``D = dim`` with ``"auto"`` resolved."""
+    if family == "auto":
+        family = "flow" if dim <= FLOW_MAX_DIM else "gaussian"
+    if covariance == "auto":
+        covariance = "full" if dim <= FLOW_MAX_DIM else "diag"
+    if family not in GENERATORS:
+        raise ValueError(f"generator family must be 'auto' or one of {list(GENERATORS)}, got {family!r}")
+    if covariance not in ("full", "diag"):
+        raise ValueError(f"covariance must be 'auto', 'full' or 'diag', got {covariance!r}")
+    return family, covariance
+
+
+def conditional_generator(dim: int, family: str = "auto", covariance: str = "auto", *,
+                          hidden: Sequence[int] = (128, 128), activation: str = "silu", eps0: float = 1.0,
+                          transforms: int = 3, bins: int = 8) -> GaussianGenerator | FlowGenerator:
+    """An untrained ``T(x, z)`` of ``family`` (one of :data:`GENERATORS`) on ``D = dim``, starting at ``N(x, eps0 I)``.
+
+    ``"auto"`` resolves the family to the flow up to :data:`FLOW_MAX_DIM` (multimodal conditionals), the Gaussian
+    above (the flow's cost grows quickly with ``D``), and the covariance to ``"full"`` up to :data:`FLOW_MAX_DIM`,
+    ``"diag"`` above.
+    """
+    family, covariance = resolve_generator(dim, family, covariance)
+    if family == "flow":
+        return FlowGenerator(dim, hidden, activation, covariance, eps0, transforms=transforms, bins=bins)
+    return GaussianGenerator(dim, hidden, activation, covariance, eps0)

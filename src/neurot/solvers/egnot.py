@@ -17,11 +17,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from neurot._validation import (
     PointShape,
@@ -37,8 +39,9 @@ from neurot._validation import (
 )
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
-from neurot.nn import ConvPotential, MLPPotential
-from neurot.optim import optimizer_step, read_scalars
+from neurot.nn import ConvPotential, MLPPotential, conditional_generator
+from neurot.nn.generator import resolve_generator
+from neurot.optim import Schedule, optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
     ChainDivergedError,
@@ -203,6 +206,8 @@ class EgNOT(Solver):
         self.kernel = KERNELS[sampler](self.config.step_size or self.config.eps)
         self.potential: nn.Module | None = None
         self.jump: DataJump | None = None
+        self.amortiser: nn.Module | None = None
+        self.amortiser_family: tuple[str, str] | None = None  # (family, covariance) of the amortised sampler
         self.target_shape: tuple[int, ...] | None = None
         self.target_mean: torch.Tensor | None = None
         self.target_std = 1.0
@@ -230,12 +235,21 @@ class EgNOT(Solver):
         self.jump = None
         if config.jump_every:
             self.jump = DataJump(torch.zeros(config.jump_points, *shape), math.sqrt(config.eps)).to(self.device)
+        self._build_amortiser()
+
+    def _build_amortiser(self) -> None:
+        """The untrained one-step sampler of ``amortiser_family`` (None when there is none)."""
+        self.amortiser = None
+        if self.amortiser_family is not None:
+            self.amortiser = conditional_generator(self.dim, *self.amortiser_family, eps0=self.config.eps)
+            self.amortiser.to(self.device)
 
     def _auto_stop(self) -> bool:
         return isinstance(self.config.potential, str) and self.config.potential == "mlp"
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"potential": self.potential} | ({"jump": self.jump} if self.jump is not None else {})
+        optional = {"jump": self.jump, "amortiser": self.amortiser}
+        return {"potential": self.potential} | {name: module for name, module in optional.items() if module is not None}
 
     def energy_target(self, x: torch.Tensor, temperature: float = 1.0) -> Target:
         """The conditional ``pi_f(. | x)`` as an MCMC target, ``E_x(y) = (c(x, y) - f(y)) / eps`` for ``x [n, ...]``.
@@ -273,6 +287,7 @@ class EgNOT(Solver):
         config = self.config
         self.source_data, self.target_data = source, target
         self.target_shape, self.target_mean, self.target_std = target.shape, target.mean, target.std
+        self.amortiser_family = None  # a sampler amortised for an earlier potential would not fit the new one
         self._build(source.point_shape)
         if isinstance(self.potential, (MLPPotential, ConvPotential)):
             loc = target.mean
@@ -333,13 +348,14 @@ class EgNOT(Solver):
         anneal: float | None = None,
         chunk_size: int = 65_536,
     ) -> torch.Tensor:
-        """Draw ``y ~ pi_f(. | x)`` by Langevin chains (see ``start``).
+        """Draw ``y ~ pi_f(. | x)`` by Langevin chains (see ``start``; after :meth:`amortise`, from its draws).
 
         ``x [M, ...]`` (the source's point shape) gives ``[M, ...]`` (one draw per row, in the target's point
         shape), or ``[M, n_per_x, ...]`` when ``n_per_x`` is set; ``seed`` makes the draw reproducible. The chains'
         options default to the solver's ``sample_steps``, ``sample_stop`` and ``anneal`` (see the options): ``steps``
         per chain, ``stop`` early on an energy plateau, ``anneal < 1`` ends the chains at a lower temperature.
-        ``chunk_size`` bounds the chains run at once (memory).
+        ``chunk_size`` bounds the chains run at once (memory). With an amortised sampler, ``steps=0`` returns its
+        draws: one network evaluation per sample.
         """
         x = self._points("x", x)
         config = self.config
@@ -355,7 +371,7 @@ class EgNOT(Solver):
         generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
         sources = x.repeat_interleave(repeats, dim=0)
-        chunks = [self._sampling_chain(chunk, self._initial_points(chunk, generator), steps, generator, stop, anneal)
+        chunks = [self._sampling_chain(chunk, self._sampling_starts(chunk, generator), steps, generator, stop, anneal)
                   for chunk in sources.split(chunk_size)]
         y = torch.cat(chunks)
         return y if n_per_x is None else y.view(len(x), repeats, *self.target_shape)
@@ -368,7 +384,9 @@ class EgNOT(Solver):
         ``-(eta / 2) grad E_x`` (where the kernel's taming, a cap proportional to the noise, does not bind), noise
         ``sqrt(T eta)``.
         """
-        stages = 1 if anneal == 1 else min(ANNEAL_STAGES, max(n_steps, 1))
+        if n_steps == 0:
+            return y0
+        stages = 1 if anneal == 1 else min(ANNEAL_STAGES, n_steps)
         stop = EnergyPlateau() if stop_early and stages == 1 else None
         y = y0
         for stage, stage_steps in enumerate(torch.arange(n_steps).tensor_split(stages)):
@@ -378,6 +396,56 @@ class EgNOT(Solver):
             y = run_chain(kernel, self.energy_target(x, temperature), y, len(stage_steps), generator, stop=stop,
                           **self._jumps()).state.y
         return y
+
+    def _sampling_starts(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Where sampling chains start: a draw of the amortised sampler when there is one, else ``_initial_points``."""
+        if self.amortiser is None:
+            return self._initial_points(x, generator)
+        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return self.amortiser(x, z)[0]
+
+    # -- amortised sampling -------------------------------------------------------------------------------------
+    def amortise(self, x: Any, steps: int = 2000, *, family: str = "auto", covariance: str = "auto",
+                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0) -> EgNOT:
+        """Train a one-step sampler ``T(x, z)`` of the fitted plan's conditionals; returns ``self``.
+
+        ``T`` (:func:`neurot.nn.conditional_generator` of ``family`` and ``covariance``, ``z ~ N(0, I)``, law
+        ``q(. | x)``, exact log-determinant) minimises, with the potential fixed, on source points ``x [N, D]``::
+
+            E_x E_z [c(x, T) - f(T)] - eps E_x H(q(. | x)) = eps E_x KL(q(. | x) || pi_f(. | x)) - eps E_x log Z_f(x)
+
+        by ``steps`` Adam steps of ``batch_size`` rows at rate ``lr``, cosine-decayed (the generator step of
+        :class:`~neurot.SFEUOT` against EgNOT's potential). Afterwards :meth:`sample` starts its chains at ``T``'s
+        draws, and ``sample(x, steps=0)`` is one network evaluation per sample; the sampler is saved with the model.
+        The reverse KL seeks modes: a Gaussian ``T`` puts each conditional in one mode, the flow can split it, and a
+        few Langevin steps after ``T`` correct what it misses (BENCHMARKS.md, "Amortised EgNOT sampling").
+        Vector data of one dimension ``D`` on both sides only.
+        """
+        self._check_fitted()
+        x = self._points("x", x)
+        if x.ndim != 2 or self.target_shape != tuple(x.shape[1:]):
+            raise ValueError(f"amortise needs source and target points of one dimension D ([N, D]), got source "
+                             f"points {list(x.shape[1:])} and target points {list(self.target_shape)}")
+        for name, value in (("steps", steps), ("batch_size", batch_size)):
+            check_int(name, value)
+        check_positive("lr", lr)
+        self.amortiser_family = resolve_generator(x.shape[1], family, covariance)
+        self._build_amortiser()
+        self.amortiser.set_normalization(x.mean(0), float(x.std()))
+        optimizer = torch.optim.Adam(self.amortiser.parameters(), lr=lr)
+        schedule, generator = Schedule(steps), self._sampling_generator(seed)
+        self.potential.requires_grad_(False)
+        try:
+            for step in tqdm(range(1, steps + 1), desc="egnot amortise", disable=not sys.stderr.isatty(), leave=False):
+                schedule.set_lr(optimizer, lr, step)
+                batch = x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)]
+                z = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype)
+                y, log_det = self.amortiser(batch, z)
+                loss = (self.cost(batch, y) - self.potential(y) - self.config.eps * log_det).mean()
+                optimizer_step(optimizer, loss, "EgNOT amortised sampler")
+        finally:
+            self.potential.requires_grad_(True)
+        return self
 
     def _jumps(self) -> dict[str, Any]:
         """``run_chain``'s jump options (none when ``jump_every`` is 0)."""
@@ -391,7 +459,8 @@ class EgNOT(Solver):
 
     def _extra_state(self) -> dict[str, Any]:
         return {"step_size": self.kernel.step_size, "target_shape": list(self.target_shape),
-                "target_mean": self.target_mean.flatten().tolist(), "target_std": self.target_std}
+                "target_mean": self.target_mean.flatten().tolist(), "target_std": self.target_std,
+                "amortiser": list(self.amortiser_family) if self.amortiser_family else None}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.kernel.step_size = float(state.get("step_size", self.kernel.step_size))
@@ -399,6 +468,8 @@ class EgNOT(Solver):
             self.target_shape = tuple(state["target_shape"])
             self.target_mean = torch.tensor(state["target_mean"]).view(self.target_shape)
             self.target_std = float(state["target_std"])
+        family = state.get("amortiser")
+        self.amortiser_family = tuple(family) if family else None
 
     # -- checkpoints and divergence -------------------------------------------------------------------------
     divergence_advice = "a lower lr or step_size, a larger alpha, or step_backoff = 5 (halves a diverged chain's step)"

@@ -71,14 +71,10 @@ from neurot.bridges import bridge_points
 from neurot.costs import quadratic
 from neurot.data import DataSource
 from neurot.divergences import CONJUGATES
-from neurot.nn import FlowGenerator, GaussianGenerator, TimeMLPPotential
+from neurot.nn import FlowGenerator, GaussianGenerator, TimeMLPPotential, conditional_generator
+from neurot.nn.generator import GENERATORS
 from neurot.optim import optimizer_step, read_scalars
 from neurot.solvers.base import Solver
-
-#: Generator families of ``SFEUOTConfig.generator``.
-GENERATORS = ("flow", "gaussian")
-#: Largest dimension for which ``generator="auto"`` is the flow.
-FLOW_MAX_DIM = 16
 
 
 @dataclass
@@ -192,20 +188,11 @@ class SFEUOT(Solver):
     def _build(self, dim: int) -> None:
         config = self.config
         self.dim = dim
-        covariance = config.generator_covariance
-        if covariance == "auto":
-            covariance = "full" if dim <= 16 else "diag"
         self.potential = TimeMLPPotential(dim, config.hidden, config.activation).to(self.device)
-        self.generator_net = self._generator_family(dim, covariance).to(self.device)
-
-    def _generator_family(self, dim: int, covariance: str) -> GaussianGenerator | FlowGenerator:
-        """The untrained generator ``T(x, z)`` of ``config.generator``, starting at ``N(x, eps I)``."""
-        config = self.config
-        shared = (dim, config.generator_hidden, config.activation, covariance)
-        family = config.generator if config.generator != "auto" else "flow" if dim <= FLOW_MAX_DIM else "gaussian"
-        if family == "flow":
-            return FlowGenerator(*shared, eps0=config.eps, transforms=config.flow_transforms, bins=config.flow_bins)
-        return GaussianGenerator(*shared, eps0=config.eps)
+        self.generator_net = conditional_generator(
+            dim, config.generator, config.generator_covariance, hidden=config.generator_hidden,
+            activation=config.activation, eps0=config.eps, transforms=config.flow_transforms, bins=config.flow_bins,
+        ).to(self.device)
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"potential": self.potential, "generator": self.generator_net}
