@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--amortise-steps", type=int, default=2000)
     parser.add_argument("--conditional-inputs", type=int, default=200, help="test inputs, 1000 draws each")
     args = parser.parse_args()
-    grid = dataclasses.replace(SUITES[args.suite].grid, n_conditional=(args.conditional_inputs, 1000))
+    grid = dataclasses.replace(SUITES[args.suite].full, n_conditional=(args.conditional_inputs, 1000))
     make = gaussian_benchmark_pair if args.suite == "gaussian" else benchmark_pair
     problem = make(args.dim, args.eps, grid.seed)
     rng = np.random.default_rng(grid.seed)
