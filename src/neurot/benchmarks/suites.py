@@ -12,7 +12,8 @@ Each suite returns a list of rows (plain dicts, JSON-ready); :func:`format_table
   published LightSB / best-before-LightSB numbers.
 - ``unbalanced``: SF-EUOT against the exact unbalanced Gaussian plan, and the share of samples sent to 2 % far
   outliers by balanced and unbalanced solvers (:mod:`~neurot.benchmarks.unbalanced_suite`).
-- ``speed``: EgNOT training throughput and profile, and time to accuracy (:mod:`~neurot.benchmarks.speed`).
+- ``speed``: EgNOT training throughput, memory and profile, sampling a million chains in bounded memory, and time to
+  accuracy (:mod:`~neurot.benchmarks.speed`).
 - ``single-cell``: trajectory inference on a user's time course (``--data``), the LightSB paper's protocol
   (:mod:`~neurot.benchmarks.single_cell`): the energy distance at held-out days beside floors and published numbers.
 - ``dynamic``: OT flow against Gaussian closed forms (:mod:`~neurot.benchmarks.dynamic_suite`): map L2-UVP, kinetic
@@ -243,9 +244,11 @@ SUITES: dict[str, Suite] = {
         speed_suite,
         Grid(dims=(2, 16, 64, 128), eps=(1.0,), solvers=("egnot",)),
         Grid(dims=(16,), eps=(1.0,), solvers=("egnot",)),
-        [("case", "case"), ("dim", "D"), ("eps", "eps"), ("it_per_s", "it/s"), ("langevin_share", "Langevin share"),
-         ("top_ops", "top operators (self CPU)"), ("reached_at_step", "reached at step"),
-         ("reached_after_s", "after fit s"), ("plan_bw2_uvp", "final plan BW2-UVP %")],
+        [("case", "case"), ("dim", "D"), ("eps", "eps"), ("it_per_s", "it/s"), ("samples_per_s", "samples/s"),
+         ("peak_mib", "peak MiB"), ("added_mib", "added MiB"), ("output_mib", "output MiB"),
+         ("langevin_share", "Langevin share"), ("top_ops", "top operators (self CPU)"),
+         ("reached_at_step", "reached at step"), ("reached_after_s", "after fit s"),
+         ("plan_bw2_uvp", "final plan BW2-UVP %")],
         ("dims",),
     ),
     "single-cell": Suite(
