@@ -529,6 +529,23 @@ class Solver:
         return solver
 
 
+def draw_in_chunks(x: torch.Tensor, repeats: int, chunk_size: int,
+                   draw: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``draw`` over the rows of ``x [M, ...]``, each repeated ``repeats`` times, at most ``chunk_size`` rows at once.
+
+    ``draw(sources [n, ...]) -> [n, ...]``; returns ``[M * repeats, ...]`` in row order (``repeats`` consecutive rows
+    per point of ``x``). Memory: the output and one chunk's work, not a repeated copy of ``x`` or a list of chunks.
+    """
+    total, out = len(x) * repeats, None
+    for start in range(0, total, chunk_size):
+        rows = torch.arange(start, min(start + chunk_size, total), device=x.device) // repeats
+        y = draw(x[rows])
+        if out is None:
+            out = y.new_empty((total, *y.shape[1:]))
+        out[start:start + len(y)] = y
+    return out
+
+
 def _child_seed(generator: torch.Generator) -> int:
     """A seed drawn from ``generator``, for a call that takes ``seed=`` (so one seed fixes every draw)."""
     return int(torch.randint(2**62, (), generator=generator, device=generator.device))

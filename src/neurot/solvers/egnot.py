@@ -52,7 +52,7 @@ from neurot.samplers import (
     Target,
     run_chain,
 )
-from neurot.solvers.base import Solver
+from neurot.solvers.base import Solver, draw_in_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -370,10 +370,8 @@ class EgNOT(Solver):
         check_int("chunk_size", chunk_size)
         generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
-        sources = x.repeat_interleave(repeats, dim=0)
-        chunks = [self._sampling_chain(chunk, self._sampling_starts(chunk, generator), steps, generator, stop, anneal)
-                  for chunk in sources.split(chunk_size)]
-        y = torch.cat(chunks)
+        y = draw_in_chunks(x, repeats, chunk_size, lambda chunk: self._sampling_chain(
+            chunk, self._sampling_starts(chunk, generator), steps, generator, stop, anneal))
         return y if n_per_x is None else y.view(len(x), repeats, *self.target_shape)
 
     def _sampling_chain(self, x: torch.Tensor, y0: torch.Tensor, n_steps: int, generator: torch.Generator,

@@ -23,7 +23,7 @@ from torch import nn
 from neurot._validation import check_choice, check_int, check_positive
 from neurot.data import DataSource
 from neurot.optim import optimizer_step, read_scalars
-from neurot.solvers.base import Solver
+from neurot.solvers.base import Solver, draw_in_chunks
 from neurot.solvers.gaussian_mixture import COVARIANCES, GaussianMixturePotential
 
 #: Largest dimension for which the defaults are 50 components with full covariances.
@@ -135,6 +135,5 @@ class LightSB(Solver):
         check_int("chunk_size", chunk_size)
         generator = self._sampling_generator(seed)
         repeats = n_per_x or 1
-        sources = x.repeat_interleave(repeats, dim=0)
-        y = torch.cat([self.potential.sample_conditional(chunk, generator) for chunk in sources.split(chunk_size)])
+        y = draw_in_chunks(x, repeats, chunk_size, lambda chunk: self.potential.sample_conditional(chunk, generator))
         return y if n_per_x is None else y.view(len(x), repeats, -1)
