@@ -16,8 +16,8 @@ Rows (issues #4 and #15):
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -61,10 +61,10 @@ def _pair_data(dim: int, eps: float, n: int, seed: int):
 def measure_in_fresh_process(prepare: Callable[..., Callable[[], Any]], device: Any, **kwargs: Any) -> dict[str, Any]:
     """Time and peak memory of one call, made in a fresh Python process with this one's ``sys.path`` and torch threads.
 
-    There ``prepare(device=device, **kwargs)`` (a module-level function; it and its arguments are pickled) builds
-    what the call needs (data, a fitted model) and returns it as a function of no arguments; only that call is
-    measured. Returns ``value`` (what the call returned, pickled back), ``seconds`` (its wall time), ``peak_mib`` and
-    ``added_mib`` (MiB):
+    There ``prepare(device=device, **kwargs)`` (a function of this module, named in :data:`PREPARERS`; its
+    arguments and the call's value travel as JSON) builds what the call needs (data, a fitted model) and returns it
+    as a function of no arguments; only that call is measured. Returns ``value`` (what the call returned),
+    ``seconds`` (its wall time), ``peak_mib`` and ``added_mib`` (MiB):
 
     - on CUDA, ``torch.cuda.max_memory_allocated`` during the call (the peak of tensor memory on the device, not
       what the caching allocator reserves), and that peak less the tensor memory allocated when the call began;
@@ -78,20 +78,24 @@ def measure_in_fresh_process(prepare: Callable[..., Callable[[], Any]], device: 
     The process is a new interpreter (``python -c``), not a ``multiprocessing`` child, so that the caller's main
     script is not imported again and needs no ``if __name__ == "__main__"`` guard.
     """
-    job = pickle.dumps((prepare, device, torch.get_num_threads(), kwargs))
+    if PREPARERS.get(prepare.__name__) is not prepare:
+        raise ValueError(f"measure_in_fresh_process runs the functions of {sorted(PREPARERS)}, not {prepare!r}")
+    device = None if device is None else str(device)
+    job = json.dumps({"prepare": prepare.__name__, "device": device, "threads": torch.get_num_threads(),
+                      "kwargs": kwargs})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     with tempfile.TemporaryDirectory() as folder:
-        result = Path(folder) / "result.pickle"
-        subprocess.run([sys.executable, "-c", _CHILD, str(result)], input=job, env=env, check=True)
-        return pickle.loads(result.read_bytes())
+        result = Path(folder) / "result.json"
+        subprocess.run([sys.executable, "-c", _CHILD, str(result)], input=job.encode(), env=env, check=True)
+        return json.loads(result.read_text())
 
 
 def _child(result: str) -> None:
     """The fresh process of :func:`measure_in_fresh_process`: the job from stdin, its result to the file ``result``."""
-    prepare, device, threads, kwargs = pickle.load(sys.stdin.buffer)
-    torch.set_num_threads(threads)
-    call = prepare(device=device, **kwargs)
-    device = check_device("device", device)
+    job = json.load(sys.stdin)
+    torch.set_num_threads(job["threads"])
+    call = PREPARERS[job["prepare"]](device=job["device"], **job["kwargs"])
+    device = check_device("device", job["device"])
     metered = device.type == "cuda" or _PROC.exists()
     before = _reset_peak(device) if metered else None
     start = time.perf_counter()
@@ -100,8 +104,8 @@ def _child(result: str) -> None:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     peak = _peak(device) if metered else None
-    Path(result).write_bytes(pickle.dumps({"value": value, "seconds": seconds, "peak_mib": peak,
-                                           "added_mib": None if peak is None else peak - before}))
+    Path(result).write_text(json.dumps({"value": value, "seconds": seconds, "peak_mib": peak,
+                                        "added_mib": None if peak is None else peak - before}))
 
 
 def _reset_peak(device: torch.device) -> float:
@@ -211,6 +215,10 @@ def _sampling_call(dim: int, eps: float, chunk_size: int, n_chains: int, steps: 
         solver.sample(sources, seed=seed, steps=steps, chunk_size=chunk_size)
 
     return draw
+
+
+#: The functions :func:`measure_in_fresh_process` may run, by name.
+PREPARERS: dict[str, Callable[..., Callable[[], Any]]] = {"_timed_fit": _timed_fit, "_sampling_call": _sampling_call}
 
 
 def time_to_accuracy(
