@@ -37,9 +37,10 @@ Algorithm (per step; both networks trained by Adam, learning rates cosine-decaye
    ``E[V(1, T(x, z))] + tau E_Q[Psi*(-V(1, y) / tau)]`` (balanced: ``E[V(1, T)] - E_Q[V(1, y)]``), plus
    ``hjb_weight * E[R^2] / scale^4`` with ``R`` the HJB residual on Brownian-bridge points between ``x`` and
    ``T(x, z)`` at ``t ~ U(0, 1)`` (exact Laplacian by autograd for ``D <= exact_laplacian_max_dim``, Hutchinson
-   otherwise). This is the UOTM shape (same authors) with the entropic generator and the bridge/HJB regularity of
-   SF-EUOT; the terminal potential gets its gradient from the semi-dual directly, not through the PINN residual, which
-   the paper reports as the accuracy bottleneck. ``V(t < 1, .)`` is fitted by the residual alone; the diagnostic
+   otherwise, with two independent probes so that ``E[R^2]`` is estimated without bias). This is the UOTM shape
+   (same authors) with the entropic generator and the bridge/HJB regularity of SF-EUOT; the terminal potential gets
+   its gradient from the semi-dual directly, not through the PINN residual, which the paper reports as the accuracy
+   bottleneck. ``V(t < 1, .)`` is fitted by the residual alone; the diagnostic
    ``gibbs_gap = E_x[E_z(c - V(1, T)) - eps H(T(x, .)) + eps log Z(x)]`` uses ``V(0, .)`` for ``eps log Z`` and
    estimates ``eps E_x KL(T(x, .) || pi_g(. | x))`` (>= 0 when ``V(0, .)`` is accurate).
 
@@ -99,7 +100,8 @@ class SFEUOTConfig:
         generator_steps: generator updates per potential update.
         hjb_weight: weight of the mean squared HJB residual (in units of ``scale^4``; 0 disables it).
         hjb_points: bridge points per step for the residual (``None``: ``batch_size // 4``).
-        exact_laplacian_max_dim: exact Laplacian up to this dimension, Hutchinson (one Rademacher probe) above.
+        exact_laplacian_max_dim: exact Laplacian up to this dimension, Hutchinson above (two independent Rademacher
+            probes, whose residuals' product estimates ``R^2`` without bias; see :func:`hjb_residuals`).
         alpha: weight of ``mean(V(1, y)^2) / scale^4`` on target points (keeps the balanced potential bounded).
 
     """
@@ -144,25 +146,33 @@ class SFEUOTConfig:
             setattr(self, name, check_widths(name, getattr(self, name)))
 
 
-def hjb_residual(potential: nn.Module, t: torch.Tensor, x: torch.Tensor, eps: float, *, exact: bool,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """``R = d_t V + 1/2 |grad_x V|^2 + (eps / 2) Laplacian_x V`` at ``t [n]``, ``x [n, D]``; returns ``[n]``.
+def hjb_residuals(potential: nn.Module, t: torch.Tensor, x: torch.Tensor, eps: float, *, exact: bool,
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two estimates ``R_1, R_2 [n]`` of ``R = d_t V + 1/2 |grad_x V|^2 + (eps / 2) Laplacian_x V`` at ``t [n]``,
+    ``x [n, D]``, whose product is an unbiased estimate of ``R^2``.
 
     Differentiable in the potential's parameters (``create_graph``). ``exact``: the Laplacian as ``D`` second
-    backward passes; else Hutchinson's ``E[r^T H r]`` with one Rademacher probe ``r`` per point.
+    backward passes, and ``R_1 = R_2 = R``. Otherwise Hutchinson's ``r^T H r`` with two independent Rademacher
+    probes, one per estimate: the square of a one-probe estimate would add ``(eps / 2)^2 Var(r^T H r) = (eps^2 / 2)
+    sum_{i != j} H_ij^2`` to ``E[R^2]``, a penalty on the potential's off-diagonal curvature that grows as ``eps^2``
+    (BENCHMARKS.md, SF-EUOT on the mixture pairs), while ``E[R_1 R_2] = E[R_1] E[R_2] = R^2``.
     """
     t = t.detach().requires_grad_(True)
     x = x.detach().requires_grad_(True)
     value = potential(t, x)
     d_t, grad = torch.autograd.grad(value.sum(), (t, x), create_graph=True)
+    first_order = d_t + 0.5 * grad.square().sum(1)
     if exact:
         laplacian = sum(torch.autograd.grad(grad[:, i].sum(), x, create_graph=True)[0][:, i]
                         for i in range(x.shape[1]))
-    else:
+        residual = first_order + 0.5 * eps * laplacian
+        return residual, residual
+    estimates = []
+    for _ in range(2):
         probe = torch.randint(0, 2, x.shape, generator=generator, device=x.device).to(x.dtype) * 2 - 1
         hess_probe = torch.autograd.grad((grad * probe).sum(), x, create_graph=True)[0]
-        laplacian = (hess_probe * probe).sum(1)
-    return d_t + 0.5 * grad.square().sum(1) + 0.5 * eps * laplacian
+        estimates.append(first_order + 0.5 * eps * (hess_probe * probe).sum(1))
+    return estimates[0], estimates[1]
 
 
 class SFEUOT(Solver):
@@ -243,8 +253,9 @@ class SFEUOT(Solver):
             t = torch.rand(n, generator=self.generator, device=self.device)
             points = bridge_points(x[:n], y_gen[:n], t, config.eps, self.generator)
             exact = self.dim <= config.exact_laplacian_max_dim
-            residual = hjb_residual(self.potential, t, points, config.eps, exact=exact, generator=self.generator)
-            hjb = residual.square().mean() / scale4
+            first, second = hjb_residuals(self.potential, t, points, config.eps, exact=exact,
+                                          generator=self.generator)
+            hjb = (first * second).mean() / scale4
             loss = loss + config.hjb_weight * hjb
             metrics["hjb"] = hjb.detach()
             with torch.no_grad():
