@@ -45,6 +45,12 @@ def _digits_2to3_sfeuot(out: Path, **options: Any) -> dict[str, Any]:
     return run_digits_2to3_sfeuot(out, **options)
 
 
+def _digits_generate(out: Path, **options: Any) -> dict[str, Any]:
+    from neurot.examples.digits_generate import run_digits_generate
+
+    return run_digits_generate(out, **options)
+
+
 EXAMPLES: dict[str, Example] = {
     example.name: example
     for example in (
@@ -56,6 +62,8 @@ EXAMPLES: dict[str, Example] = {
                 "neurot trains; the figure decodes the flow's paths (~1 CPU minute)", _digits_otflow),
         Example("digits-2to3-sfeuot", "colored digits 2 -> 3 in pixel space as digits-2to3, with SF-EUOT's one-step "
                 "generator (~6 CPU minutes)", _digits_2to3_sfeuot),
+        Example("digits-generate", "colored digits of all ten classes from Gaussian noise in one step: SF-EUOT in "
+                "a PCA latent of the digits (~5 CPU minutes)", _digits_generate),
     )
 }
 

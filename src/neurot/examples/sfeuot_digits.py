@@ -4,8 +4,8 @@ SF-EUOT takes flat points, so images ``[N, 3, 16, 16]`` travel as vectors ``[N, 
 back. Each output is one evaluation of the generator ``T(x, z)``. The run directory is that of
 :mod:`neurot.examples.digits` (whose training and evaluation it reuses): ``config.json``, ``model/``,
 ``metrics.jsonl`` (training lines, then one evaluation line), ``classifier.safetensors`` and ``figure.png``.
-Generation from noise (``N(0, I)`` to colored digits) was tried and is not an example: its samples stayed noise
-(BENCHMARKS.md, "SF-EUOT digits examples").
+Generation from noise in pixel space (``N(0, I_768)`` to colored digits) gave noise (BENCHMARKS.md, "SF-EUOT digits
+examples"); ``digits-generate`` (:mod:`neurot.examples.digits_generate`) generates in a PCA latent instead.
 """
 
 from __future__ import annotations
