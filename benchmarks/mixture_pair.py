@@ -24,6 +24,7 @@ SOLVERS = {"egnot": neurot.EgNOT, "sfeuot": neurot.SFEUOT, "lightsb": neurot.Lig
 
 
 def main() -> None:
+    """Fit, sample and print the JSON row (see the module)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("solver", choices=sorted(SOLVERS))
     parser.add_argument("--dim", type=int, required=True)

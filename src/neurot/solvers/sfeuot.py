@@ -148,9 +148,9 @@ class SFEUOTConfig:
 
 def hjb_residuals(potential: nn.Module, t: torch.Tensor, x: torch.Tensor, eps: float, *, exact: bool,
                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two estimates ``R_1, R_2 [n]`` of ``R = d_t V + 1/2 |grad_x V|^2 + (eps / 2) Laplacian_x V`` at ``t [n]``,
-    ``x [n, D]``, whose product is an unbiased estimate of ``R^2``.
+    """Two estimates of the HJB residual whose product is an unbiased estimate of its square.
 
+    ``R_1, R_2 [n]`` estimate ``R = d_t V + 1/2 |grad_x V|^2 + (eps / 2) Laplacian_x V`` at ``t [n]``, ``x [n, D]``.
     Differentiable in the potential's parameters (``create_graph``). ``exact``: the Laplacian as ``D`` second
     backward passes, and ``R_1 = R_2 = R``. Otherwise Hutchinson's ``r^T H r`` with two independent Rademacher
     probes, one per estimate: the square of a one-probe estimate would add ``(eps / 2)^2 Var(r^T H r) = (eps^2 / 2)
