@@ -22,7 +22,7 @@ import neurot
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import cbw2_uvp
 from neurot.benchmarks.mixture import benchmark_pair
-from neurot.benchmarks.suites import SUITES, _fresh_draws
+from neurot.benchmarks.suites import SUITES, fresh_draws
 
 
 def conditional_truth(suite: str, problem, grid, rng):
@@ -61,7 +61,7 @@ def main() -> None:
         solver = neurot.EgNOT.load(args.model)
     else:
         # as the suites: the mixture suite's main column trains on fresh draws at every step
-        data = (x_train, y_train) if args.suite == "gaussian" else _fresh_draws(problem, grid.seed + 7)
+        data = (x_train, y_train) if args.suite == "gaussian" else fresh_draws(problem, grid.seed + 7)
         solver = neurot.EgNOT(args.eps).fit(*data, seed=grid.seed)
         if args.model is not None:
             solver.save(args.model)

@@ -1,11 +1,12 @@
 r"""One solver with options on one mixture-benchmark pair, scored as the mixture suite's finite-sample column.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/mixture_pair.py sfeuot --dim 16 --eps 10 \\
-        [--pair-seed 0] [--conditional-inputs 200] [--options '{"steps": 6000}']
+        [--pair-seed 0] [--conditional-inputs 200] [--options '{"steps": 6000}'] [--stop auto]
 
 The pair is ``benchmark_pair(dim, eps, pair_seed)`` (seed 0: the suite's pair; other seeds: held-out pairs of the
 same recipe). The solver trains on 20k samples of each side with fit seed 0 and draws 1000 samples for each of
-``--conditional-inputs`` test inputs; prints one JSON row: cBW2-UVP %, the exact sampler's floor on the same inputs,
+``--conditional-inputs`` test inputs (``--stop auto``: the fit stops on a plateau of its held-out score,
+:class:`neurot.stopping.Stopping`); prints one JSON row: cBW2-UVP %, the exact sampler's floor on the same inputs,
 their ratio, fit and sample seconds.
 """
 
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--pair-seed", type=int, default=0)
     parser.add_argument("--conditional-inputs", type=int, default=200)
     parser.add_argument("--options", type=json.loads, default={}, help="solver options as a JSON object")
+    parser.add_argument("--stop", choices=["auto"], default=None, help="stop the fit on a held-out plateau")
     args = parser.parse_args()
 
     problem = benchmark_pair(args.dim, args.eps, args.pair_seed)
@@ -44,14 +46,15 @@ def main() -> None:
 
     solver = SOLVERS[args.solver](args.eps, **args.options)
     start = time.perf_counter()
-    solver.fit(x_train, y_train, seed=0)
+    solver.fit(x_train, y_train, seed=0, stop=args.stop)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     samples = solver.sample(x_cond.astype(np.float32), n_per_x=N_PER_X, seed=1).cpu().numpy().astype(float)
     sample_seconds = time.perf_counter() - start
     score = cbw2_uvp(samples, means, covs, target_var)
     print(json.dumps({"solver": args.solver, "dim": args.dim, "eps": args.eps, "pair_seed": args.pair_seed,
-                      "options": args.options, "cbw2_uvp": score, "floor": floor, "ratio": score / floor,
+                      "options": args.options, "stop": args.stop,
+                      "steps_run": solver.step, "cbw2_uvp": score, "floor": floor, "ratio": score / floor,
                       "fit_seconds": fit_seconds, "sample_seconds": sample_seconds}))
 
 

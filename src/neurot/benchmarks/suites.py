@@ -148,7 +148,7 @@ def gaussian_suite(grid: Grid, device: str | None = None, log: Callable[[str], N
     return rows
 
 
-def _fresh_draws(problem: Any, seed: int) -> tuple[Callable[[int], np.ndarray], Callable[[int], np.ndarray]]:
+def fresh_draws(problem: Any, seed: int) -> tuple[Callable[[int], np.ndarray], Callable[[int], np.ndarray]]:
     """Callables ``n -> [n, D]`` drawing fresh source and target points of ``problem`` (one stream, ``seed``)."""
     rng = np.random.default_rng(seed)
     return (lambda n: problem.sample_source(n, rng)), (lambda n: problem.sample_target(n, rng))
@@ -168,7 +168,7 @@ def mixture_suite(grid: Grid, device: str | None = None, log: Callable[[str], No
         means, covs = problem.conditional_mean(x_cond), problem.conditional_cov(x_cond)
         target_var = problem.target_variance(rng)
         floor = cbw2_uvp(problem.sample_conditional(x_cond, n_per_x, rng), means, covs, target_var)
-        fresh = _fresh_draws(problem, grid.seed + 7)
+        fresh = fresh_draws(problem, grid.seed + 7)
         for name in grid.solvers:
             log(f"mixture D={dim} eps={eps:g} {name}: fitting on fresh draws, then on {grid.n_train} samples")
             solver, fit_seconds = _fit(name, eps, *fresh, grid.seed, device)
