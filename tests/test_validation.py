@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import neurot
+from neurot.data import as_source
 
 GOOD = np.random.default_rng(0).normal(size=(64, 2))
 
@@ -28,6 +29,18 @@ def test_bad_data_raises_before_training(source, target, error, match):
     with pytest.raises(error, match=match):
         solver.fit(source, target, steps=1)
     assert solver.history == []
+
+
+def test_checked_sources_are_taken_as_they_are():
+    """What check_fit returns, fit takes without converting it again, and still checks its point shape."""
+    solver = neurot.EgNOT(eps=1.0, steps=2, batch_size=8, langevin_steps=1)
+    source, target = solver.check_fit(GOOD, GOOD)
+    assert as_source("source", source) is source
+    solver.fit(source, target, seed=0)
+    assert solver.step == 2
+    wide, _ = solver.check_fit(np.zeros((4, 3)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="target must have dimension D = 2"):
+        neurot.EgNOT(eps=1.0).fit(GOOD, wide, steps=1)
 
 
 @pytest.mark.parametrize("eps", [0, -1.0, float("nan"), float("inf")])

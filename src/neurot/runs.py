@@ -236,8 +236,8 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
     data = load_data(config["data"], fit.get("holdout", DEFAULT_HOLDOUT), seed)
     source, target = data.source, data.target
     stop = "auto" if fit.get("stop") == "auto" else None
-    solver.check_fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=fit.get("device"),
-                     checkpoint_every=fit.get("checkpoint_every", 200), stop=stop)
+    checked = solver.check_fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=fit.get("device"),
+                               checkpoint_every=fit.get("checkpoint_every", 200), stop=stop)
     device, joined = distributed.init_from_env(fit.get("device"))
     writer, finished = None, False
     try:
@@ -250,7 +250,7 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
             board = out / TENSORBOARD_DIR if fit.get("tensorboard") else None
             writer = MetricsWriter(out / METRICS_FILE, fit.get("log_every", 10), board)
         started = time.perf_counter()
-        solver.fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=device,
+        solver.fit(*checked, steps=fit.get("steps"), seed=fit.get("seed"), device=device,
                    callbacks=[writer] if writer else [], progress=progress, checkpoint_dir=out / CHECKPOINT_DIR,
                    checkpoint_every=fit.get("checkpoint_every", 200), resume=resume, stop=stop)
         if main:

@@ -82,8 +82,12 @@ def as_source(name: str, data: Any, *, dim: PointShape | None = None, flat: bool
     """Validate ``data`` (tensor/array ``[N, D]`` or callable ``n -> [n, D]``) and wrap it as a :class:`DataSource`.
 
     ``dim``: the required point shape (see :func:`neurot._validation.as_points`); ``flat=False`` also accepts
-    points with several axes, such as images ``[N, C, H, W]``.
+    points with several axes, such as images ``[N, C, H, W]``. A :class:`DataSource` (checked when it was made) is
+    returned as it is once its point shape is checked.
     """
+    if isinstance(data, DataSource):
+        as_points(name, data.mean[None], dim=dim, flat=flat)
+        return data
     if callable(data) and not isinstance(data, torch.Tensor):
         probe = as_points(f"{name} (the value returned by the callable)", data(PROBE_SIZE), dim=dim, flat=flat)
         points, draw = None, data

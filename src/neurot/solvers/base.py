@@ -125,8 +125,9 @@ class Solver:
     ) -> Self:
         """Train on samples of the source ``P`` and target ``Q``; returns ``self``.
 
-        ``source``/``target``: tensors or arrays ``[N, D]``, or callables ``n -> [n, D]``. ``steps`` overrides the
-        configured number of training iterations. Same ``seed``, inputs and device give the same result.
+        ``source``/``target``: tensors or arrays ``[N, D]``, callables ``n -> [n, D]``, or the sources
+        :meth:`check_fit` returns. ``steps`` overrides the configured number of training iterations. Same ``seed``,
+        inputs and device give the same result.
         ``progress``: True a progress bar, ``"lines"`` a log line with the rate and the time left every 30 s
         (logger ``neurot.solvers.base`` at INFO), False neither; None (default) a bar on a terminal, else lines.
 
