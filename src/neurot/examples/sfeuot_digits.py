@@ -27,7 +27,7 @@ IMAGE_SHAPE = (3, SIZE, SIZE)
 #: blow up), ``alpha`` to keep the potential bounded; the generator's mean starts at its input.
 TRANSLATE_OPTIONS: dict[str, Any] = {
     "eps": 0.01, "hidden": (256, 256, 256), "generator_hidden": (256, 256), "hjb_weight": 0.0, "alpha": 1.0,
-    "lr": 2e-4, "batch_size": 256, "steps": 10000,
+    "lr": 2e-4, "batch_size": 256, "steps": 10000, "generator_steps": 1,
 }
 
 
