@@ -40,7 +40,7 @@ from neurot._validation import (
 from neurot.costs import LatentCost, is_quadratic, resolve_cost
 from neurot.data import DataSource
 from neurot.nn import ConvPotential, MLPPotential, conditional_generator
-from neurot.nn.generator import resolve_generator
+from neurot.nn.generator import gibbs_kl_loss, resolve_generator
 from neurot.optim import Schedule, optimizer_step, read_scalars
 from neurot.samplers import (
     KERNELS,
@@ -438,8 +438,7 @@ class EgNOT(Solver):
                 schedule.set_lr(optimizer, lr, step)
                 batch = x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)]
                 z = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype)
-                y, log_det = self.amortiser(batch, z)
-                loss = (self.cost(batch, y) - self.potential(y) - self.config.eps * log_det).mean()
+                loss = gibbs_kl_loss(self.amortiser, batch, z, self.cost, self.potential, self.config.eps)
                 optimizer_step(optimizer, loss, "EgNOT amortised sampler")
         finally:
             self.potential.requires_grad_(True)
