@@ -1,4 +1,5 @@
-"""SF-EUOT's generator families: the flow generator's log-determinant, a bimodal conditional, saving and resuming."""
+"""SF-EUOT's generator families: the flow generator's log-determinant, the Gibbs KL loss, a bimodal conditional,
+saving and resuming."""
 
 import numpy as np
 import pytest
@@ -6,8 +7,10 @@ import torch
 
 import neurot
 from neurot.benchmarks.suites import Grid, mixture_suite
+from neurot.costs import quadratic
 from neurot.data.toy import OUTLIER_CENTRE, TOY_SETS
 from neurot.nn import FlowGenerator, GaussianGenerator
+from neurot.nn.generator import gibbs_kl_loss
 
 SMALL = {"hidden": (64, 64), "generator_hidden": (64, 64)}
 
@@ -27,6 +30,20 @@ def test_flow_generator_starts_as_the_gaussian_one_and_its_log_det_is_exact():
         jacobian = torch.autograd.functional.jacobian(lambda v, point=point: flow(point, v[None])[0][0], noise)
         torch.testing.assert_close(flow(point, noise[None])[1][0], torch.linalg.slogdet(jacobian)[1])
     assert isinstance(flow.gaussian, GaussianGenerator)
+
+
+def test_gibbs_kl_loss_is_eps_kl_to_the_gibbs_conditional():
+    """With ``f = 0`` and the quadratic cost, ``pi_f(. | x) = N(x, eps I)``; the untrained Gaussian generator is
+    ``N(x, eps0 I)``, so the loss is ``eps KL(N(x, eps0 I) || N(x, eps I)) = (D eps / 2)(r - 1 - log r)``, ``r =
+    eps0 / eps``, plus the constant ``(D eps / 2)(1 - log eps)``: at its minimum when ``eps0 = eps``."""
+    dim, eps, n = 3, 0.4, 200_000
+    x, z = torch.randn(n, dim), torch.randn(n, dim)
+    for ratio in (0.5, 1.0, 2.0):
+        generator = GaussianGenerator(dim, (8,), eps0=ratio * eps)
+        with torch.no_grad():
+            loss = gibbs_kl_loss(generator, x, z, quadratic, lambda y: torch.zeros(len(y)), eps)
+        kl = dim * eps / 2 * (ratio - 1 - np.log(ratio))
+        assert abs(loss.item() - kl - dim * eps / 2 * (1 - np.log(eps))) < 0.01, (ratio, loss.item(), kl)
 
 
 def bimodal_fit(generator: str):
@@ -94,8 +111,6 @@ def test_flow_on_the_2d_mixture_pair_within_3x_the_floor():
 
 
 def test_auto_generator_is_the_flow_up_to_d16_and_gaussian_above():
-    from neurot.nn import FlowGenerator, GaussianGenerator
-
     for dim, family in [(16, FlowGenerator), (17, GaussianGenerator)]:
         points = np.random.default_rng(0).normal(size=(64, dim))
         solver = neurot.SFEUOT(eps=0.5, hidden=(8,), generator_hidden=(8,), batch_size=16, hjb_weight=0.0)
