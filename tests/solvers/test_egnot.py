@@ -114,6 +114,24 @@ def test_same_seed_same_result():
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
+def test_mlp_potential_quadratic_form():
+    """``f(y) = scale^2 (g(u) + u^T A u / 2)`` with ``A = 0`` at the start; ``quadratic=False`` leaves ``g`` alone."""
+    torch.manual_seed(0)
+    potential = neurot.nn.MLPPotential(3, (8,), quadratic=True)
+    potential.set_normalization(torch.tensor([1.0, -1.0, 0.5]), 2.0)
+    y = torch.randn(5, 3)
+    u = (y - potential.loc) / 2.0
+    network = 4.0 * potential.net(u).squeeze(-1)
+    torch.testing.assert_close(potential(y), network)
+    with torch.no_grad():
+        potential.quadratic.weight.copy_(torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]))
+    form = u[:, 0] ** 2 + u[:, 0] * u[:, 1] / 2 + u[:, 1] ** 2 / 2 - u[:, 2] ** 2 / 2
+    torch.testing.assert_close(potential(y), network + 4.0 * form)
+    x = np.random.default_rng(0).normal(size=(64, 3))
+    assert neurot.EgNOT(eps=1.0, hidden=(8,), quadratic=False).fit(x, x, steps=1).potential.quadratic is None
+    assert neurot.EgNOT(eps=1.0, hidden=(8,)).fit(x, x, steps=1).potential.quadratic is not None
+
+
 def test_callable_data_and_custom_potential():
     class Quadratic(torch.nn.Module):
         def __init__(self):

@@ -46,17 +46,28 @@ class NormalizedMLP(nn.Module):
 
 
 class MLPPotential(NormalizedMLP):
-    """``f(y) = scale^2 * g((y - loc) / scale)`` with ``g`` an MLP ``D -> hidden... -> 1``.
+    """``f(y) = scale^2 * (g(u) + u^T A u / 2)``, ``u = (y - loc) / scale``, with ``g`` an MLP ``D -> hidden... -> 1``.
 
     Points with several axes (``[n, C, H, W]``) are flattened to ``D = C H W`` entries.
 
     Normalised by the target data, ``f`` has the units of the quadratic cost whatever the data's scale. Smooth
-    activations (SiLU, the default) give Langevin samplers a continuous gradient.
+    activations (SiLU, the default) give Langevin samplers a continuous gradient. ``quadratic``: add the learned
+    quadratic form ``u^T A u / 2`` (``A [D, D]``, starting at 0; only its symmetric part counts), the potential of a
+    Gaussian target under the quadratic cost, which a narrow network approximates poorly when ``D`` is large;
+    without it ``A = 0``.
     """
 
-    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), activation: str = "silu") -> None:
+    def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), activation: str = "silu",
+                 quadratic: bool = False) -> None:
         super().__init__(dim, dim, hidden, 1, activation)
+        self.quadratic = nn.Linear(dim, dim, bias=False) if quadratic else None
+        if self.quadratic is not None:
+            nn.init.zeros_(self.quadratic.weight)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``[n, D] -> [n]`` (or ``[n, ...] -> [n]``, flattened)."""
-        return self.scale.square() * self.net(self.normalize(y.flatten(1))).squeeze(-1)
+        u = self.normalize(y.flatten(1))
+        value = self.net(u).squeeze(-1)
+        if self.quadratic is not None:
+            value = value + 0.5 * (u * self.quadratic(u)).sum(1)
+        return self.scale.square() * value

@@ -68,6 +68,9 @@ class EgNOTConfig:
             solver :class:`neurot.LightSB`; ``EgNOT(eps, potential="gmm", ...)`` returns one.)
         hidden, activation: widths and activation of the MLP potential (activation also of the conv potential);
             channels: of the conv potential's layers.
+        quadratic: add a learned quadratic form of the normalised input to the MLP potential
+            (:class:`neurot.nn.MLPPotential`): the potential of a Gaussian target, which the network alone fits
+            slowly when ``D`` is large (BENCHMARKS.md, EgNOT Gaussian benchmark at D = 128).
         cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (the
@@ -114,6 +117,7 @@ class EgNOTConfig:
     potential: Any = "mlp"
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
+    quadratic: bool = True
     cost: Any = "quadratic"
     channels: tuple[int, ...] = (32, 64, 64)
     steps: int = 10_000
@@ -160,6 +164,7 @@ class EgNOTConfig:
         check_positive("step_size", self.step_size, allow_none=True)
         check_probability("buffer_prob", self.buffer_prob)
         check_bool("sample_stop", self.sample_stop)
+        check_bool("quadratic", self.quadratic)
         check_probability("target_acceptance", self.target_acceptance)
         check_nonnegative("alpha", self.alpha)
         check_activation("activation", self.activation)
@@ -230,7 +235,7 @@ class EgNOT(Solver):
         elif potential == "conv":
             self.potential = ConvPotential(shape, config.channels, config.activation)
         else:
-            self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation)
+            self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation, config.quadratic)
         self.potential.to(self.device)
         self.jump = None
         if config.jump_every:
