@@ -21,6 +21,7 @@ GOOD = np.random.default_rng(0).normal(size=(64, 2))
         (GOOD, np.zeros((4, 2, 2)), ValueError, "target must have shape"),
         (np.array([["a", "b"]]), GOOD, TypeError, "source must hold real numbers"),
         ("not data", GOOD, TypeError, "source must hold real numbers"),
+        (range(2**40), GOOD, ValueError, "source .range. does not fit in memory"),
         (lambda n: np.zeros((n, 5)), GOOD, ValueError, "target must have dimension D = 5"),
     ],
 )

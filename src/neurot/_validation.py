@@ -106,6 +106,8 @@ def as_points(
             array = np.asarray(data)
         except (TypeError, ValueError) as error:
             raise TypeError(f"{name} must be a tensor or array of shape [N, D], got {type(data).__name__}") from error
+        except MemoryError as error:
+            raise ValueError(f"{name} ({type(data).__name__}) does not fit in memory as an array") from error
         if array.dtype == object or not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
             raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
         tensor = torch.from_numpy(np.ascontiguousarray(array))
