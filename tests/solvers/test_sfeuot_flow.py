@@ -41,7 +41,7 @@ def test_gibbs_kl_loss_is_eps_kl_to_the_gibbs_conditional():
     for ratio in (0.5, 1.0, 2.0):
         generator = GaussianGenerator(dim, (8,), eps0=ratio * eps)
         with torch.no_grad():
-            loss = gibbs_kl_loss(generator, x, z, quadratic, lambda y: torch.zeros(len(y)), eps)
+            loss = gibbs_kl_loss(x, *generator(x, z), quadratic, lambda y: torch.zeros(len(y)), eps)
         kl = dim * eps / 2 * (ratio - 1 - np.log(ratio))
         assert abs(loss.item() - kl - dim * eps / 2 * (1 - np.log(eps))) < 0.01, (ratio, loss.item(), kl)
 

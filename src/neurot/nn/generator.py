@@ -128,15 +128,15 @@ def conditional_generator(dim: int, family: str = "auto", covariance: str = "aut
     return GaussianGenerator(dim, hidden, activation, covariance, eps0)
 
 
-def gibbs_kl_loss(generator: nn.Module, x: torch.Tensor, z: torch.Tensor,
+def gibbs_kl_loss(x: torch.Tensor, y: torch.Tensor, log_det: torch.Tensor,
                   cost: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                   potential: Callable[[torch.Tensor], torch.Tensor], eps: float) -> torch.Tensor:
-    """``eps KL(q(. | x) || pi_f(. | x))`` up to a constant, averaged over the batch ``x [n, D]``, noise ``z [n, D]``.
+    """``eps KL(q(. | x) || pi_f(. | x))`` up to a constant, averaged over the batch ``x [n, D]``.
 
-    ``q(. | x)`` is the law of ``generator(x, z)``, ``z ~ N(0, I)``, and ``pi_f(y | x) ∝ exp((f(y) - c(x, y)) / eps)``
-    the Gibbs conditional of the potential ``f``. With ``H(q(. | x)) = D/2 log(2 pi e) + E_z log |det dT / dz|``
-    (change of variables) the loss is the one-sample estimate of ``E[c(x, T) - f(T)] - eps H(q(. | x))``: what
-    SF-EUOT's generator and EgNOT's amortised sampler minimise.
+    ``(y [n, D], log_det [n])`` is a generator's output ``T(x, z)``, ``z ~ N(0, I)``, of law ``q(. | x)``, and
+    ``pi_f(y | x) ∝ exp((f(y) - c(x, y)) / eps)`` the Gibbs conditional of the potential ``f``. With
+    ``H(q(. | x)) = D/2 log(2 pi e) + E_z log |det dT / dz|`` (change of variables) the loss is the one-sample
+    estimate of ``E[c(x, T) - f(T)] - eps H(q(. | x))``: what SF-EUOT's generator and EgNOT's amortised sampler
+    minimise.
     """
-    y, log_det = generator(x, z)
     return (cost(x, y) - potential(y) - eps * log_det).mean()

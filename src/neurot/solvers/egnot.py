@@ -443,7 +443,7 @@ class EgNOT(Solver):
                 schedule.set_lr(optimizer, lr, step)
                 batch = x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)]
                 z = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype)
-                loss = gibbs_kl_loss(self.amortiser, batch, z, self.cost, self.potential, self.config.eps)
+                loss = gibbs_kl_loss(batch, *self.amortiser(batch, z), self.cost, self.potential, self.config.eps)
                 optimizer_step(optimizer, loss, "EgNOT amortised sampler")
         finally:
             self.potential.requires_grad_(True)

@@ -234,8 +234,7 @@ class SFEUOT(Solver):
                                                     lr=config.generator_lr or config.lr, betas=betas)
 
     def _generator_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        z = torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-        loss = gibbs_kl_loss(self.generator_net, x, z, quadratic, self._terminal, self.config.eps)
+        loss = gibbs_kl_loss(x, *self._generate(x, self.generator), quadratic, self._terminal, self.config.eps)
         return {"generator_loss": optimizer_step(self.generator_optimizer, loss, "SF-EUOT generator")}
 
     def _potential_loss(self, x: torch.Tensor, y_pos: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
