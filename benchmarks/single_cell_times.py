@@ -26,6 +26,7 @@ from neurot.benchmarks.metrics import half_energy_distance
 from neurot.benchmarks.single_cell import data_scale, select_days
 from neurot.benchmarks.suites import SOLVERS
 from neurot.bridges import bridge_points
+from neurot.costs import quadratic
 from neurot.data import load_time_course
 from neurot.samplers import GaussianSplitMALA, Target, run_chain
 
@@ -40,13 +41,14 @@ def scores(x: torch.Tensor, y: torch.Tensor, days: dict[float, torch.Tensor], sc
         bridge_points(x, y, torch.full((len(x),), t), EPS, generator) * scale, days[SCORED] * scale)
         for t in times}
     return row | {"push": half_energy_distance(y * scale, days[END] * scale),
-                  "cost": float(((x - y) ** 2).sum(1).mean() / 2)}
+                  "cost": float(quadratic(x, y).mean())}
 
 
 def refine(solver, x: torch.Tensor, y: torch.Tensor, steps: int, seed: int) -> tuple[torch.Tensor, float]:
     """``steps`` split-MALA steps from ``y`` on ``pi_g(. | x)`` of a fitted SF-EUOT; the chains and acceptance."""
     ones = torch.ones(len(x))
-    target = Target(lambda z: (((z - x) ** 2).sum(1) / 2 - solver.potential(ones, z)) / EPS, gaussian=(x, EPS))
+    target = Target(lambda z: (quadratic(x, z) - solver.potential(ones, z)) / EPS,
+                    gaussian=quadratic.gaussian_reference(x, EPS))
     result = run_chain(GaussianSplitMALA(EPS / 10), target, y, steps, torch.Generator().manual_seed(seed))
     return result.state.y, result.acceptance
 
