@@ -77,6 +77,21 @@ def test_cross_and_conditional_cov_match_the_janati_formulas(dim: int, eps: floa
     np.testing.assert_allclose(problem.conditional_mean(x), expected_mean, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("eps", [0.1, 1.0, 10.0])
+def test_potential_hessian_gives_the_plan_conditionals(eps: float) -> None:
+    # exp((f(y) - |x - y|^2 / 2) / eps) with f(y) = 1/2 (y - b)^T H (y - b) + (b - a)^T (y - b) is the Gaussian of
+    # precision (I - H) / eps and mean (I - H)^{-1} (x + (b - a) - H b): it must be pi*(. | x).
+    problem = random_problem(5, eps, seed=20)
+    hessian, a, b = problem.potential_hessian, problem.source_mean, problem.target_mean
+    np.testing.assert_allclose(hessian, hessian.T, rtol=0, atol=0)
+    assert np.linalg.eigvalsh(hessian).max() < 1
+    precision = np.eye(5) - hessian
+    np.testing.assert_allclose(eps * np.linalg.inv(precision), problem.conditional_cov, rtol=1e-8, atol=1e-12)
+    x = np.random.default_rng(1).normal(size=(6, 5))
+    mean = np.linalg.solve(precision, (x + (b - a) - hessian @ b).T).T
+    np.testing.assert_allclose(mean, problem.conditional_mean(x), rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("eps", [0.01, 1.0, 100.0])
 def test_one_dimensional_closed_form(eps: float) -> None:
     # D = 1: Cov(x, y) = (sqrt(4 a^2 b^2 + eps^2) - eps) / 2, Var(y | x) = b^2 - Cov^2 / a^2.

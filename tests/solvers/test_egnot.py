@@ -114,22 +114,41 @@ def test_same_seed_same_result():
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
-def test_mlp_potential_quadratic_form():
-    """``f(y) = scale^2 (g(u) + u^T A u / 2)`` with ``A = 0`` at the start; ``quadratic=False`` leaves ``g`` alone."""
+def test_mlp_potential_gaussian_part():
+    """``f(y) = scale^2 (g(u) + u^T H u / 2 + h^T u)`` with ``H = 0, h = 0`` until set; without it ``f`` is ``g``."""
     torch.manual_seed(0)
-    potential = neurot.nn.MLPPotential(3, (8,), quadratic=True)
+    potential = neurot.nn.MLPPotential(3, (8,), gaussian_part=True)
     potential.set_normalization(torch.tensor([1.0, -1.0, 0.5]), 2.0)
     y = torch.randn(5, 3)
     u = (y - potential.loc) / 2.0
     network = 4.0 * potential.net(u).squeeze(-1)
     torch.testing.assert_close(potential(y), network)
-    with torch.no_grad():
-        potential.quadratic.weight.copy_(torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]))
-    form = u[:, 0] ** 2 + u[:, 0] * u[:, 1] / 2 + u[:, 1] ** 2 / 2 - u[:, 2] ** 2 / 2
+    potential.set_gaussian_part(torch.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, -1.0]]),
+                                torch.tensor([0.0, 1.0, -2.0]))
+    form = u[:, 0] ** 2 + u[:, 0] * u[:, 1] / 2 + u[:, 1] ** 2 / 2 - u[:, 2] ** 2 / 2 + u[:, 1] - 2 * u[:, 2]
     torch.testing.assert_close(potential(y), network + 4.0 * form)
+    with pytest.raises(ValueError, match="without gaussian_part"):
+        neurot.nn.MLPPotential(3, (8,)).set_gaussian_part(torch.eye(3), torch.zeros(3))
+
+
+def test_gaussian_part_is_the_exact_potential_of_gaussian_data():
+    """Fitted on Gaussian samples, the fixed part of ``f`` is the closed-form potential (up to sampling error)."""
+    problem = gaussian_benchmark_pair(3, 1.0, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = problem.sample_source(40_000, rng), problem.sample_target(40_000, rng)
+    solver = neurot.EgNOT(eps=1.0, hidden=(8,), batch_size=16, langevin_steps=1).fit(x, y, steps=1)
+    potential = solver.potential
+    scale, loc = potential.scale.item(), potential.loc.numpy()
+    # f(y) = 1/2 (y - b)^T H (y - b) + (b - a)^T (y - b): in u = (y - loc) / scale, H is unchanged and
+    # h = H (loc - b) / scale + (b - a) / scale.
+    b, a = problem.target_mean, problem.source_mean
+    np.testing.assert_allclose(potential.hessian.numpy(), problem.potential_hessian, atol=0.05)
+    expected = problem.potential_hessian @ (loc - b) / scale + (b - a) / scale
+    np.testing.assert_allclose(potential.gradient.numpy(), expected, atol=0.05)
     x = np.random.default_rng(0).normal(size=(64, 3))
-    assert neurot.EgNOT(eps=1.0, hidden=(8,), quadratic=False).fit(x, x, steps=1).potential.quadratic is None
-    assert neurot.EgNOT(eps=1.0, hidden=(8,)).fit(x, x, steps=1).potential.quadratic is not None
+    assert not neurot.EgNOT(eps=1.0, hidden=(8,), gaussian_part=False).fit(x, x, steps=1).potential.gaussian_part
+    with pytest.raises(ValueError, match="quadratic .* is gone"):
+        neurot.EgNOT(eps=1.0, quadratic=True)
 
 
 def test_callable_data_and_custom_potential():

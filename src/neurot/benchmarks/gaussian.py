@@ -145,12 +145,20 @@ class GaussianEOT:
         return _spd_roots(self.source_cov)
 
     @cached_property
-    def _d_minus_eps(self) -> np.ndarray:
-        """``D - eps I = 4 M ((4 M + eps^2 I)^{1/2} + eps I)^{-1}``, ``M = A^{1/2} B A^{1/2}``, ``[D, D]``."""
+    def _gaps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenvalues ``[D]`` and eigenvectors ``[D, D]`` of ``D - eps I``.
+
+        ``D - eps I = 4 M ((4 M + eps^2 I)^{1/2} + eps I)^{-1}`` with ``M = A^{1/2} B A^{1/2}``.
+        """
         root, _ = self._source_roots
         values, vectors = np.linalg.eigh(_symmetrise(root @ self.target_cov @ root))
         values = np.clip(values, 0.0, None)
-        gaps = 4.0 * values / (np.sqrt(4.0 * values + self.eps**2) + self.eps)
+        return 4.0 * values / (np.sqrt(4.0 * values + self.eps**2) + self.eps), vectors
+
+    @cached_property
+    def _d_minus_eps(self) -> np.ndarray:
+        """``D - eps I``, ``[D, D]`` (see :attr:`_gaps`)."""
+        gaps, vectors = self._gaps
         return _symmetrise((vectors * gaps) @ vectors.T)
 
     @cached_property
@@ -169,6 +177,20 @@ class GaussianEOT:
     def conditional_cov(self) -> np.ndarray:
         """``Cov(y | x) = B - C^T A^{-1} C = eps A^{-1} C``, ``[D, D]`` (the same for every ``x``)."""
         return _frozen(self.eps * self._gain)
+
+    @cached_property
+    def potential_hessian(self) -> np.ndarray:
+        """``H = I - K^{-1} = I - eps Cov(y | x)^{-1}``, ``[D, D]``: the Hessian of the target potential ``f``.
+
+        ``f`` is EgNOT's potential, ``pi*(y | x) ∝ exp((f(y) - 1/2 |x - y|^2) / eps)``; it is the quadratic
+        ``f(y) = 1/2 (y - b)^T H (y - b) + (b - a)^T (y - b)`` up to a constant. ``H < I``: the conditionals are
+        confined in every direction. ``K^{-1} = 2 A^{1/2} (D - eps I)^{-1} A^{1/2}``, from the eigenvalues of
+        ``D - eps I`` (no inverse of a computed matrix).
+        """
+        root, _ = self._source_roots
+        gaps, vectors = self._gaps
+        inverse_gain = 2.0 * root @ ((vectors / gaps) @ vectors.T) @ root
+        return _frozen(_symmetrise(np.eye(self.dim) - inverse_gain))
 
     @cached_property
     def plan_mean(self) -> np.ndarray:

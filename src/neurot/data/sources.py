@@ -66,6 +66,30 @@ class DataSource:
             raise ValueError(f"{self.name} callable returned {batch.shape[0]} points when asked for {n}")
         return batch.to(self.device)
 
+    def moments(self, n: int, generator: torch.Generator | None = None,
+                chunk_size: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean ``[D]`` and covariance ``[D, D]`` (float64, points flattened) of at most ``n`` points.
+
+        A finite sample of at most ``n`` rows gives all of them, a larger one ``n`` rows drawn without replacement;
+        a callable gives ``n`` draws. Sums are accumulated over chunks of ``chunk_size`` rows: memory ``D^2``, not
+        ``n D``.
+        """
+        if self.points is not None:
+            size = min(n, len(self.points))
+            order = torch.randperm(len(self.points), generator=generator, device=self.device)[:size]
+            chunks = (self.points[order[start:start + chunk_size]] for start in range(0, size, chunk_size))
+        else:
+            size = n
+            chunks = (self.sample(min(chunk_size, n - start), generator) for start in range(0, n, chunk_size))
+        total = torch.zeros(self.dim, dtype=torch.float64, device=self.device)
+        outer = torch.zeros(self.dim, self.dim, dtype=torch.float64, device=self.device)
+        for chunk in chunks:
+            rows = chunk.flatten(1).double()
+            total += rows.sum(0)
+            outer += rows.T @ rows
+        mean = total / size
+        return mean, outer / size - torch.outer(mean, mean)
+
     def split(self, n: int, generator: torch.Generator) -> tuple[DataSource, torch.Tensor]:
         """``n`` held-out points ``[n, *shape]`` and the source of the rest.
 

@@ -46,28 +46,36 @@ class NormalizedMLP(nn.Module):
 
 
 class MLPPotential(NormalizedMLP):
-    """``f(y) = scale^2 * (g(u) + u^T A u / 2)``, ``u = (y - loc) / scale``, with ``g`` an MLP ``D -> hidden... -> 1``.
+    """``f(y) = scale^2 * (g(u) + u^T H u / 2 + h^T u)``, ``u = (y - loc) / scale``, ``g`` an MLP ``D -> ... -> 1``.
 
     Points with several axes (``[n, C, H, W]``) are flattened to ``D = C H W`` entries.
 
     Normalised by the target data, ``f`` has the units of the quadratic cost whatever the data's scale. Smooth
-    activations (SiLU, the default) give Langevin samplers a continuous gradient. ``quadratic``: add the learned
-    quadratic form ``u^T A u / 2`` (``A [D, D]``, starting at 0; only its symmetric part counts), the potential of a
-    Gaussian target under the quadratic cost, which a narrow network approximates poorly when ``D`` is large;
-    without it ``A = 0``.
+    activations (SiLU, the default) give Langevin samplers a continuous gradient. ``gaussian_part``: add the fixed
+    quadratic ``u^T H u / 2 + h^T u`` (buffers ``hessian [D, D]`` and ``gradient [D]``, 0 until
+    :meth:`set_gaussian_part`), for EgNOT the exact potential between the Gaussians with the data's moments, which
+    a narrow network approximates poorly when ``D`` is large; the network learns the rest.
     """
 
     def __init__(self, dim: int, hidden: Sequence[int] = (128, 128, 128), activation: str = "silu",
-                 quadratic: bool = False) -> None:
+                 gaussian_part: bool = False) -> None:
         super().__init__(dim, dim, hidden, 1, activation)
-        self.quadratic = nn.Linear(dim, dim, bias=False) if quadratic else None
-        if self.quadratic is not None:
-            nn.init.zeros_(self.quadratic.weight)
+        self.gaussian_part = gaussian_part
+        if gaussian_part:
+            self.register_buffer("hessian", torch.zeros(dim, dim))
+            self.register_buffer("gradient", torch.zeros(dim))
+
+    def set_gaussian_part(self, hessian: torch.Tensor, gradient: torch.Tensor) -> None:
+        """Set ``H [D, D]`` (symmetric) and ``h [D]``, in the normalised coordinates ``u``."""
+        if not self.gaussian_part:
+            raise ValueError("this MLPPotential was built without gaussian_part")
+        self.hessian.copy_(hessian)
+        self.gradient.copy_(gradient)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``[n, D] -> [n]`` (or ``[n, ...] -> [n]``, flattened)."""
         u = self.normalize(y.flatten(1))
         value = self.net(u).squeeze(-1)
-        if self.quadratic is not None:
-            value = value + 0.5 * (u * self.quadratic(u)).sum(1)
+        if self.gaussian_part:
+            value = value + (u * (0.5 * u @ self.hessian + self.gradient)).sum(1)
         return self.scale.square() * value

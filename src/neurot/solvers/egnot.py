@@ -68,9 +68,11 @@ class EgNOTConfig:
             solver :class:`neurot.LightSB`; ``EgNOT(eps, potential="gmm", ...)`` returns one.)
         hidden, activation: widths and activation of the MLP potential (activation also of the conv potential);
             channels: of the conv potential's layers.
-        quadratic: add a learned quadratic form of the normalised input to the MLP potential
-            (:class:`neurot.nn.MLPPotential`): the potential of a Gaussian target, which the network alone fits
-            slowly when ``D`` is large (BENCHMARKS.md, EgNOT Gaussian benchmark at D = 128).
+        gaussian_part: for the quadratic cost, add to the MLP potential (:class:`neurot.nn.MLPPotential`) the
+            exact potential between the Gaussians with the data's means and covariances (fixed at the start of
+            ``fit``, from at most ``MOMENT_POINTS`` points of each side; :func:`gaussian_potential`): the plan
+            starts as that Gaussian plan, exact for Gaussian data, and the network learns the rest. A network alone
+            fits the quadratic slowly when ``D`` is large (BENCHMARKS.md, EgNOT Gaussian benchmark at D = 128).
         cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (the
@@ -117,7 +119,7 @@ class EgNOTConfig:
     potential: Any = "mlp"
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
-    quadratic: bool = True
+    gaussian_part: bool = True
     cost: Any = "quadratic"
     channels: tuple[int, ...] = (32, 64, 64)
     steps: int = 10_000
@@ -164,7 +166,7 @@ class EgNOTConfig:
         check_positive("step_size", self.step_size, allow_none=True)
         check_probability("buffer_prob", self.buffer_prob)
         check_bool("sample_stop", self.sample_stop)
-        check_bool("quadratic", self.quadratic)
+        check_bool("gaussian_part", self.gaussian_part)
         check_probability("target_acceptance", self.target_acceptance)
         check_nonnegative("alpha", self.alpha)
         check_activation("activation", self.activation)
@@ -173,8 +175,37 @@ class EgNOTConfig:
 
 #: Built-in potentials (besides any ``nn.Module``).
 POTENTIALS = ("mlp", "conv")
+#: Most points of each side whose moments give the potential's Gaussian part (``gaussian_part``).
+MOMENT_POINTS = 100_000
+#: Ridge added to both covariances, in units of the target's per-coordinate variance: data on a subspace (a constant
+#: pixel) still has a finite Gaussian potential.
+MOMENT_RIDGE = 1e-4
 #: Temperature stages of an annealed sampling chain (``anneal < 1``).
 ANNEAL_STAGES = 10
+
+
+def gaussian_potential(source: DataSource, target: DataSource, eps: float,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(H [D, D], h [D])`` of the EgNOT potential between Gaussians with the data's moments, in normalised units.
+
+    With ``u = (y - m) / s`` (``m``, ``s``: the target's ``mean`` and ``std``, as :class:`MLPPotential` normalises)
+    the potential of the Gaussian plan between ``N(a, A)`` and ``N(b, B)`` (the moments of :data:`MOMENT_POINTS`
+    points of each side, plus :data:`MOMENT_RIDGE`) is ``f(y) = s^2 (u^T H u / 2 + h^T u)`` up to a constant, with
+    ``H = I - eps Cov(y | x)^{-1}`` (:attr:`neurot.benchmarks.GaussianEOT.potential_hessian`, computed with
+    everything divided by ``s``: ``eps -> eps / s^2``) and ``h = (I - H) b' - a'`` from ``grad f(b) = b - a``
+    (``a' = (a - m) / s``, ``b' = (b - m) / s``). It is the exact potential when ``P`` and ``Q`` are Gaussian.
+    """
+    from neurot.benchmarks.gaussian import GaussianEOT  # numpy oracle; imported when a fit needs it
+
+    loc, scale = target.mean.flatten().double(), target.std
+    (a, cov_a), (b, cov_b) = (side.moments(MOMENT_POINTS, generator) for side in (source, target))
+    ridge = MOMENT_RIDGE * torch.eye(len(loc), dtype=torch.float64, device=loc.device)
+    a, b = ((mean - loc) / scale for mean in (a, b))
+    cov_a, cov_b = (cov / scale**2 + ridge for cov in (cov_a, cov_b))
+    plan = GaussianEOT(*(value.cpu().numpy() for value in (a, cov_a, b, cov_b)), eps / scale**2)
+    hessian = torch.tensor(plan.potential_hessian, device=loc.device)
+    gradient = b - hessian @ b - a
+    return hessian.float(), gradient.float()
 
 
 class EgNOT(Solver):
@@ -203,6 +234,10 @@ class EgNOT(Solver):
         return super().__new__(cls)
 
     def __init__(self, eps: float, **options: Any) -> None:
+        if "quadratic" in options:
+            raise ValueError("the option quadratic (a learned quadratic form in the MLP potential, neurot 0.1.0) is "
+                             "gone: the potential's Gaussian part is now fixed from the data (gaussian_part); a model "
+                             "saved with quadratic must be fitted again")
         super().__init__(eps=eps, **options)
         self.cost = resolve_cost(self.config.cost)
         sampler = self.config.sampler
@@ -235,7 +270,8 @@ class EgNOT(Solver):
         elif potential == "conv":
             self.potential = ConvPotential(shape, config.channels, config.activation)
         else:
-            self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation, config.quadratic)
+            gaussian_part = config.gaussian_part and is_quadratic(self.cost)
+            self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation, gaussian_part)
         self.potential.to(self.device)
         self.jump = None
         if config.jump_every:
@@ -298,6 +334,8 @@ class EgNOT(Solver):
             loc = target.mean
             self.potential.set_normalization(loc.flatten() if isinstance(self.potential, MLPPotential) else loc,
                                              target.std)
+        if isinstance(self.potential, MLPPotential) and self.potential.gaussian_part:
+            self.potential.set_gaussian_part(*gaussian_potential(source, target, config.eps, self.generator))
         # Every fit starts from the same step, so a refit with the same seed repeats the first one.
         unadjusted_step = min(config.eps, 0.1 * target.std**2)
         self.kernel.step_size = config.step_size or (config.eps if self.kernel.adjusted else unadjusted_step)
