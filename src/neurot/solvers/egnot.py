@@ -71,7 +71,7 @@ class EgNOTConfig:
         gaussian_part: for the quadratic cost, add to the MLP potential (:class:`neurot.nn.MLPPotential`) the
             exact potential between the Gaussians with the data's means and covariances (fixed at the start of
             ``fit``, from at most ``MOMENT_POINTS`` points of each side; :func:`gaussian_potential`): the plan
-            starts as that Gaussian plan, exact for Gaussian data, and the network learns the rest. A network alone
+            starts near that Gaussian plan, exact for Gaussian data, and the network learns the rest. A network alone
             fits the quadratic slowly when ``D`` is large (BENCHMARKS.md, EgNOT Gaussian benchmark at D = 128).
         cost: ``"quadratic"`` (``1/2 |x - y|^2``) or any callable ``c(x [n, ...], y [n, ...]) -> [n]`` differentiable
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
