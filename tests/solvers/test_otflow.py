@@ -55,6 +55,12 @@ def test_inverse_undoes_transport(fitted_2d):
     assert error < 1e-3
 
 
+def test_flow_between_times_equal_in_float32_is_the_identity(fitted_2d):
+    _, flow = fitted_2d
+    x = torch.randn(3, 2)
+    torch.testing.assert_close(flow.flow(x, 0.0, 1e-50), x)
+
+
 def test_kinetic_energy_near_gaussian_ot_cost(fitted_2d):
     """Straight constant-speed paths (kinetic = endpoint cost to 1 %), and the cost near the exact one.
 

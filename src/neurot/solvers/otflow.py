@@ -407,9 +407,9 @@ class OTFlow(Solver):
         check_probability("t_start", t_start)
         check_probability("t_end", t_end)
         check_int("chunk_size", chunk_size)
-        if t_start == t_end:
-            return points.clone()
         times = torch.tensor([float(t_start), float(t_end)], device=self.device)
+        if times[0] == times[1]:  # equal in float32 (e.g. 0 and 1e-50), where the ODE solvers need distinct times
+            return points.clone()
         steps = self._grid_steps()
         return torch.cat([self._integrate(chunk, times, steps=steps)[-1] for chunk in points.split(chunk_size)])
 
