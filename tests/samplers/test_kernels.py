@@ -117,3 +117,13 @@ def test_data_jumps_carry_chains_between_separated_modes_in_the_right_proportion
     result = run_chain(kernel, Target(energy), y0, 200, generator, jump=DataJump(references, 0.5), jump_every=5)
     assert (result.state.y > 0).float().mean().item() == pytest.approx(0.2, abs=0.03)
     assert 0.1 < result.extra["jump_acceptance"] < 1.0
+
+
+def test_data_jump_log_proposal_is_the_kernel_density_where_most_terms_underflow(generator):
+    """log q(y) = logsumexp_k -|y - r_k|^2 / (2 h^2) for points near some references and far from most: raising
+    the terms below e^-80 of the largest to that floor changes nothing in float32."""
+    references = torch.cat([torch.randn(20, 3, generator=generator), 30 + torch.randn(1000, 3, generator=generator)])
+    y = torch.cat([torch.randn(50, 3, generator=generator), 30 + torch.randn(50, 3, generator=generator)])
+    jump = DataJump(references, 0.3)
+    exact = torch.logsumexp(-torch.cdist(y, references).square() / (2 * 0.3**2), dim=1)
+    torch.testing.assert_close(jump.log_proposal(y), exact, rtol=1e-6, atol=0)

@@ -123,6 +123,10 @@ class GaussianSplitMALA(GaussianSplitULA):
     adjusted = True
 
 
+#: Below its largest term by more than this, a log-sum-exp term is raised to that floor (see DataJump.log_proposal).
+LOG_UNDERFLOW = 80.0
+
+
 class DataJump(nn.Module):
     """Independence Metropolis-Hastings moves to the data, which cross between separated modes.
 
@@ -141,8 +145,11 @@ class DataJump(nn.Module):
 
     def log_proposal(self, y: torch.Tensor) -> torch.Tensor:
         """``log q(y)`` up to a constant, ``[n]``, for ``y [n, ...]``."""
-        squared = torch.cdist(y.flatten(1), self.references.flatten(1)).square()
-        return torch.logsumexp(-squared / (2 * self.bandwidth**2), dim=1)
+        log_terms = -torch.cdist(y.flatten(1), self.references.flatten(1)).square() / (2 * self.bandwidth**2)
+        # Terms more than e^80 below the largest add nothing in float32; raising them to that floor keeps the
+        # exponential off its slow underflow path (10x faster for 1024 x 1024 terms on a CPU).
+        floor = log_terms.amax(dim=1, keepdim=True) - LOG_UNDERFLOW
+        return torch.logsumexp(log_terms.clamp(min=floor), dim=1)
 
     def step(
         self, state: ChainState, target: Target, generator: torch.Generator | None
