@@ -24,16 +24,32 @@ N_TRAIN, N_PER_X = 20_000, 1000
 SOLVERS = {"egnot": neurot.EgNOT, "sfeuot": neurot.SFEUOT, "lightsb": neurot.LightSB}
 
 
-def main() -> None:
-    """Fit, sample and print the JSON row (see the module)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pair_arguments(doc: str) -> argparse.ArgumentParser:
+    """The command line shared by the one-pair scripts: solver, pair, options and stopping rule."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("solver", choices=sorted(SOLVERS))
     parser.add_argument("--dim", type=int, required=True)
     parser.add_argument("--eps", type=float, required=True)
     parser.add_argument("--pair-seed", type=int, default=0)
-    parser.add_argument("--conditional-inputs", type=int, default=200)
     parser.add_argument("--options", type=json.loads, default={}, help="solver options as a JSON object")
     parser.add_argument("--stop", choices=["auto"], default=None, help="stop the fit on a held-out plateau")
+    return parser
+
+
+def fit(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray) -> tuple[object, dict]:
+    """The solver of ``args`` fitted with seed 0, and the row's common fields (fit seconds and steps run)."""
+    solver = SOLVERS[args.solver](args.eps, **args.options)
+    start = time.perf_counter()
+    solver.fit(x_train, y_train, seed=0, stop=args.stop)
+    return solver, {"solver": args.solver, "dim": args.dim, "eps": args.eps, "pair_seed": args.pair_seed,
+                    "options": args.options, "stop": args.stop, "steps_run": solver.step,
+                    "fit_seconds": time.perf_counter() - start}
+
+
+def main() -> None:
+    """Fit, sample and print the JSON row (see the module)."""
+    parser = pair_arguments(__doc__)
+    parser.add_argument("--conditional-inputs", type=int, default=200)
     args = parser.parse_args()
 
     problem = benchmark_pair(args.dim, args.eps, args.pair_seed)
@@ -44,18 +60,13 @@ def main() -> None:
     target_var = problem.target_variance(rng)
     floor = cbw2_uvp(problem.sample_conditional(x_cond, N_PER_X, rng), means, covs, target_var)
 
-    solver = SOLVERS[args.solver](args.eps, **args.options)
-    start = time.perf_counter()
-    solver.fit(x_train, y_train, seed=0, stop=args.stop)
-    fit_seconds = time.perf_counter() - start
+    solver, row = fit(args, x_train, y_train)
     start = time.perf_counter()
     samples = solver.sample(x_cond.astype(np.float32), n_per_x=N_PER_X, seed=1).cpu().numpy().astype(float)
     sample_seconds = time.perf_counter() - start
     score = cbw2_uvp(samples, means, covs, target_var)
-    print(json.dumps({"solver": args.solver, "dim": args.dim, "eps": args.eps, "pair_seed": args.pair_seed,
-                      "options": args.options, "stop": args.stop,
-                      "steps_run": solver.step, "cbw2_uvp": score, "floor": floor, "ratio": score / floor,
-                      "fit_seconds": fit_seconds, "sample_seconds": sample_seconds}))
+    print(json.dumps({**row, "cbw2_uvp": score, "floor": floor, "ratio": score / floor,
+                      "sample_seconds": sample_seconds}))
 
 
 if __name__ == "__main__":
