@@ -93,7 +93,9 @@ class EgNOTConfig:
             followed by a jump (:class:`neurot.samplers.DataJump`): an independence proposal near one of
             ``jump_points`` target points drawn at the start of the fit (bandwidth ``sqrt(eps)``), accepted by the
             Metropolis-Hastings ratio. It carries chains between separated modes of ``pi_f(. | x)`` that Langevin
-            moves do not cross, at the cost of one more energy gradient per jump.
+            moves do not cross, at the cost of one more energy gradient and two kernel densities over the
+            references per jump. Meant for low-dimensional targets: in high dimension a proposal from the whole
+            target rarely lands in one conditional and is rejected (BENCHMARKS.md, data jumps).
         sample_stop: stop sampling chains early, once their mean energy no longer drifts
             (:class:`neurot.samplers.EnergyPlateau`; ``sample_steps`` is then the most they run). Safe when the
             chains need not cross between modes of ``pi_f(. | x)``, which a fixed number of steps does not ensure
