@@ -147,7 +147,7 @@ class DataJump(nn.Module):
         """``log q(y)`` up to a constant, ``[n]``, for ``y [n, ...]``."""
         log_terms = -torch.cdist(y.flatten(1), self.references.flatten(1)).square() / (2 * self.bandwidth**2)
         # Terms more than e^80 below the largest add nothing in float32; raising them to that floor keeps the
-        # exponential off its slow underflow path (10x faster for 1024 x 1024 terms on a CPU).
+        # exponential off its slow underflow path on a CPU (BENCHMARKS.md, data jumps).
         floor = log_terms.amax(dim=1, keepdim=True) - LOG_UNDERFLOW
         return torch.logsumexp(log_terms.clamp(min=floor), dim=1)
 
