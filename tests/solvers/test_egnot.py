@@ -105,6 +105,41 @@ def test_data_jumps_are_saved_with_the_model_and_reported(tmp_path):
     assert neurot.EgNOT(eps=0.5).fit(x, y, steps=1, seed=0).jump is None
 
 
+class TwoModePotential(torch.nn.Module):
+    """``f(y) = eps log m(y) + |y|^2 / 2``, ``m`` = 0.8 N((-3, 0), 0.09 I) + 0.2 N((3, 0), 0.09 I): for the quadratic
+    cost ``pi_f(. | 0) = m`` exactly."""
+
+    def __init__(self, eps):
+        super().__init__()
+        self.eps, self.unused = eps, torch.nn.Parameter(torch.zeros(()))  # the optimiser needs a parameter
+
+    def forward(self, y):
+        centres, weights = torch.tensor([[-3.0, 0.0], [3.0, 0.0]]), torch.tensor([0.8, 0.2])
+        squares = (y[:, None] - centres).square().sum(-1)
+        return self.eps * torch.logsumexp(weights.log() - squares / (2 * 0.09), dim=1) + y.square().sum(1) / 2 \
+            + 0 * self.unused
+
+
+def test_resampled_starts_put_each_mode_of_the_conditional_its_mass():
+    """pi_f(. | 0) = m has modes at (-3, 0) and (3, 0) with mass 0.8 / 0.2 (the potential is fixed: lr ~ 0). Chains
+    from N(0, eps I) fall to the nearer mode, half each, and Langevin steps do not cross the gap; resampled starts
+    begin with 20 % in the right mode and the chains keep it. The references are target points drawn by ``fit``."""
+    rng = np.random.default_rng(0)
+    y = np.concatenate([rng.normal([-3, 0], 0.3, (800, 2)), rng.normal([3, 0], 0.3, (200, 2))])
+    x, zero = rng.normal(size=(1000, 2)), np.zeros((4000, 2))
+    share = {}
+    for start in ("source", "resample"):
+        solver = neurot.EgNOT(eps=1.0, potential=TwoModePotential(1.0), lr=1e-12, start=start, batch_size=64)
+        solver.fit(x, y, steps=1, seed=0)
+        assert (solver.jump is not None) == (start == "resample")  # the references, saved with the model
+        assert "jump_acceptance" not in solver.history[-1]  # they serve the starts; chains do not jump
+        for steps in (0, 30):
+            share[start, steps] = (solver.sample(zero, seed=1, steps=steps)[:, 0] > 0).float().mean().item()
+    assert share["resample", 0] == pytest.approx(0.2, abs=0.03)
+    assert share["resample", 30] == pytest.approx(0.2, abs=0.03)
+    assert share["source", 30] == pytest.approx(0.5, abs=0.05)
+
+
 def test_same_seed_same_result():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 1

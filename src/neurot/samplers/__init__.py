@@ -19,6 +19,7 @@ from neurot.samplers.kernels import (
     GaussianSplitULA,
     Kernel,
 )
+from neurot.samplers.starts import resampled_starts
 
 __all__ = [
     "KERNELS",
@@ -35,5 +36,6 @@ __all__ = [
     "ReplayBuffer",
     "StepSizeAdapter",
     "Target",
+    "resampled_starts",
     "run_chain",
 ]

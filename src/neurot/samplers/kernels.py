@@ -135,7 +135,8 @@ class DataJump(nn.Module):
     distribution), and accepts with ``min(1, exp(E(y) - E(y')) q(y) / q(y'))``: exact for any references and
     bandwidth, and a chain reaches a mode far from its start in one move whenever the references put points there.
     Langevin moves explore within a mode; these jumps carry chains between modes in proportion to the target's mass.
-    A module so that the references (a buffer) are saved with a model.
+    Its draws also serve :func:`neurot.samplers.resampled_starts`. A module so that the references (a buffer) are
+    saved with a model.
     """
 
     def __init__(self, references: torch.Tensor, bandwidth: float) -> None:
@@ -151,13 +152,19 @@ class DataJump(nn.Module):
         floor = log_terms.amax(dim=1, keepdim=True) - LOG_UNDERFLOW
         return torch.logsumexp(log_terms.clamp(min=floor), dim=1)
 
+    def propose(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` independent draws ``[n, ...]`` of the kernel density ``q``."""
+        references = self.references
+        rows = torch.randint(len(references), (n,), generator=generator, device=references.device)
+        noise = torch.randn((n, *references.shape[1:]), generator=generator, device=references.device,
+                            dtype=references.dtype)
+        return references[rows] + self.bandwidth * noise
+
     def step(
         self, state: ChainState, target: Target, generator: torch.Generator | None
     ) -> tuple[ChainState, torch.Tensor]:
         """One jump proposal for every chain. Returns the new state and the mask ``[n]`` of accepted jumps."""
-        rows = torch.randint(len(self.references), (len(state.y),), generator=generator, device=state.y.device)
-        noise = torch.randn(state.y.shape, generator=generator, device=state.y.device, dtype=state.y.dtype)
-        proposed = target(self.references[rows] + self.bandwidth * noise)
+        proposed = target(self.propose(len(state.y), generator))
         log_ratio = state.energy - proposed.energy + self.log_proposal(state.y) - self.log_proposal(proposed.y)
         uniform = torch.rand(len(state.y), generator=generator, device=state.y.device, dtype=state.y.dtype)
         accepted = torch.log(uniform) < log_ratio

@@ -50,6 +50,7 @@ from neurot.samplers import (
     ReplayBuffer,
     StepSizeAdapter,
     Target,
+    resampled_starts,
     run_chain,
 )
 from neurot.solvers.base import Solver, draw_in_chunks
@@ -91,7 +92,8 @@ class EgNOTConfig:
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
         jump_every, jump_points: every ``jump_every``-th Langevin step (training and sampling chains; 0: never) is
             followed by a jump (:class:`neurot.samplers.DataJump`): an independence proposal near one of
-            ``jump_points`` target points drawn at the start of the fit (bandwidth ``sqrt(eps)``), accepted by the
+            ``jump_points`` target points drawn at the start of the fit (bandwidth ``sqrt(eps)``; the same points
+            serve ``start="resample"``, and are saved with the model), accepted by the
             Metropolis-Hastings ratio. It carries chains between separated modes of ``pi_f(. | x)`` that Langevin
             moves do not cross, at the cost of one more energy gradient and two kernel densities over the
             references per jump. Meant for low-dimensional targets: in high dimension a proposal from the whole
@@ -104,11 +106,15 @@ class EgNOTConfig:
             adjusted kernels adapt it toward ``target_acceptance`` during training.
         buffer_size, buffer_prob: replay buffer of ``(x, y)`` chain states; each training chain restarts from it
             with probability ``buffer_prob`` (so chains persist with their own ``x``), else from a fresh start.
-        start: where fresh chains start: ``"source"`` (at ``x`` plus noise; needs equal shapes), ``"target"``
+        start: where fresh chains start: ``"source"`` (at ``x`` plus noise; needs equal shapes), ``"resample"``
+            (one of ``start_candidates`` points, a ``"source"`` start and the others near the ``jump_points``
+            target points, chosen by importance weight toward ``pi_f(. | x)``: :func:`neurot.samplers.resampled_starts`;
+            chains then start in far modes of the conditional with their mass), ``"target"``
             (``N(mean_Q, std_Q^2 I)`` in the target space) or ``"auto"``: ``"source"`` for the quadratic cost (it
             then draws ``N(x, eps I)``, the conditional when ``f`` is constant) and for other costs between points
             of one shape, ``"target"`` for latent costs and between points of different shapes.
-        start_noise: standard deviation of the noise added to ``"source"`` starts (None: ``sqrt(eps)``).
+        start_noise: standard deviation of the noise added to ``"source"`` starts and of the ``"resample"``
+            candidates near ``x`` (None: ``sqrt(eps)``).
         anneal: final temperature of the chains of :meth:`EgNOT.sample`: 1 (default) samples ``pi_f(. | x)``; below
             1 the chains' temperature falls geometrically from 1 to ``anneal`` (the drift is unchanged, the noise
             shrinks), which removes Langevin noise from images at the price of some diversity.
@@ -140,6 +146,7 @@ class EgNOTConfig:
     buffer_prob: float = 0.95
     start: str = "auto"
     start_noise: float | None = None
+    start_candidates: int = 32
     anneal: float = 1.0
     step_backoff: int = 0
 
@@ -154,7 +161,7 @@ class EgNOTConfig:
         if not quadratic and KERNELS.get(self.sampler, KERNELS["mala"]).needs_gaussian_part:
             raise ValueError(f"sampler={self.sampler!r} integrates the Gaussian factor of the quadratic cost; "
                              "with another cost use 'mala' (the default) or 'ula'")
-        check_choice("start", self.start, ["auto", "source", "target"])
+        check_choice("start", self.start, ["auto", "source", "target", "resample"])
         check_positive("start_noise", self.start_noise, allow_none=True)
         check_positive("anneal", self.anneal)
         if self.anneal > 1:
@@ -162,6 +169,7 @@ class EgNOTConfig:
         for name in ("steps", "batch_size", "buffer_size"):
             check_int(name, getattr(self, name))
         check_int("jump_points", self.jump_points)
+        check_int("start_candidates", self.start_candidates, minimum=2)
         for name in ("langevin_steps", "sample_steps", "step_backoff", "jump_every"):
             check_int(name, getattr(self, name), minimum=0)
         check_positive("lr", self.lr)
@@ -276,7 +284,7 @@ class EgNOT(Solver):
             self.potential = MLPPotential(math.prod(shape), config.hidden, config.activation, gaussian_part)
         self.potential.to(self.device)
         self.jump = None
-        if config.jump_every:
+        if config.jump_every or self.start == "resample":
             self.jump = DataJump(torch.zeros(config.jump_points, *shape), math.sqrt(config.eps)).to(self.device)
         self._build_amortiser()
 
@@ -306,7 +314,7 @@ class EgNOT(Solver):
 
     @property
     def start(self) -> str:
-        """Where fresh chains start, ``"source"`` or ``"target"`` (the ``start`` option with ``"auto"`` resolved)."""
+        """Where fresh chains start: the ``start`` option with ``"auto"`` resolved."""
         if self.config.start != "auto":
             return self.config.start
         if is_quadratic(self.cost):
@@ -320,9 +328,11 @@ class EgNOT(Solver):
             noise = torch.randn((len(x), *self.target_shape), generator=generator, device=x.device)
             return self.target_mean + self.target_std * noise
         if tuple(x.shape[1:]) != self.target_shape:
-            raise ValueError(f"start='source' needs source and target points of one shape, got {list(x.shape[1:])} "
-                             f"and {list(self.target_shape)}; use start='target'")
+            raise ValueError(f"start={self.start!r} needs source and target points of one shape, got "
+                             f"{list(x.shape[1:])} and {list(self.target_shape)}; use start='target'")
         std = math.sqrt(self.config.eps) if self.config.start_noise is None else self.config.start_noise
+        if self.start == "resample":
+            return resampled_starts(x, self.energy_target, self.jump, self.config.start_candidates, std, generator)
         return x + std * torch.randn(x.shape, generator=generator, device=x.device)
 
     # -- training -----------------------------------------------------------------------------------------------
@@ -350,14 +360,22 @@ class EgNOT(Solver):
         self.adapter = StepSizeAdapter(config.target_acceptance, max_step=10 * config.eps)
 
     def _negatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """Chains for the batch ``x [B, ...]``: restart from the buffer or from a fresh start, run, store."""
+        """Chains for the batch ``x [B, ...]``: restart from the buffer or from a fresh start, run, store.
+
+        Plain starts cost nothing and are drawn for every row; resampled ones (``start_candidates`` energies each)
+        only for the rows that start fresh.
+        """
         config, generator = self.config, self.generator
-        y0 = self._initial_points(x, generator)
+        resample = self.start == "resample"
+        y0 = x.clone() if resample else self._initial_points(x, generator)
+        fresh = torch.ones(len(x), dtype=torch.bool, device=x.device)
         if len(self.buffer) and config.buffer_prob > 0:
-            reuse = torch.rand(len(x), generator=generator, device=self.device) < config.buffer_prob
+            fresh = torch.rand(len(x), generator=generator, device=self.device) >= config.buffer_prob
             x_old, y_old = self.buffer.sample(len(x), generator)
-            x = torch.where(reuse.view(-1, *[1] * (x.ndim - 1)), x_old, x)
-            y0 = torch.where(reuse.view(-1, *[1] * (y0.ndim - 1)), y_old, y0)
+            x = torch.where(fresh.view(-1, *[1] * (x.ndim - 1)), x, x_old)
+            y0 = torch.where(fresh.view(-1, *[1] * (y0.ndim - 1)), y0, y_old)
+        if resample:
+            y0[fresh] = self._initial_points(x[fresh], generator)
         result = run_chain(self.kernel, self.energy_target(x), y0, config.langevin_steps, generator, self.adapter,
                            **self._jumps())
         self.buffer.push(x, result.state.y)
@@ -491,7 +509,7 @@ class EgNOT(Solver):
 
     def _jumps(self) -> dict[str, Any]:
         """``run_chain``'s jump options (none when ``jump_every`` is 0)."""
-        return {"jump": self.jump, "jump_every": self.config.jump_every} if self.jump is not None else {}
+        return {"jump": self.jump, "jump_every": self.config.jump_every} if self.config.jump_every else {}
 
     def _bridge_eps(self) -> float:
         if not is_quadratic(self.cost):
