@@ -15,15 +15,16 @@ def energy(y):
 
 
 def starts_from_the_left_mode(generator, candidates=32):
-    """Starts for 4000 rows x = -5 (local candidates in the left mode), references half on each mode."""
+    """Starts for 4000 rows x = -5 (the local candidate in the left mode), references half on each mode; both
+    proposals have standard deviation 1, twice the modes'."""
     x = torch.full((4000, 1), -5.0)
     references = torch.cat([torch.full((50, 1), -5.0), torch.full((50, 1), 5.0)])
-    return resampled_starts(x, lambda rows: Target(energy), DataJump(references, 0.5), candidates, 0.5, generator)
+    return resampled_starts(x, lambda rows: Target(energy), DataJump(references, 1.0), candidates, 1.0, generator)
 
 
 @pytest.mark.parametrize("max_pairs", [starts_module.MAX_PAIRS, 10_000])
 def test_resampled_starts_reach_the_far_mode_with_its_weight(generator, monkeypatch, max_pairs):
-    """Local candidates alone would all start in the left mode; the data candidates, weighted by the target over
+    """The local candidate alone would start in the left mode; the data candidates, weighted by the target over
     their proposal, put the far mode's 20 % there (also when the rows run in many chunks)."""
     monkeypatch.setattr(starts_module, "MAX_PAIRS", max_pairs)
     y = starts_from_the_left_mode(generator)
