@@ -86,7 +86,9 @@ class EgNOTConfig:
             energy bounded (0 disables it). The penalty pulls ``f`` toward 0 against the dual, whose curvature in
             ``f`` is of order ``1 / eps``: so scaled, its bias on the plan does not grow as ``eps`` shrinks (with
             ``mean((f / eps)^2)`` it grew as ``1 / eps``, and on a real time course at eps = 0.1 the plan missed its
-            target marginal; BENCHMARKS.md, single-cell).
+            target marginal; BENCHMARKS.md, single-cell). It also holds ``f`` where the training chains lag behind
+            ``pi_f``: weaker, the fit's push beyond its target grows and some seeds run off (docs/math.md section 1,
+            "Short chains and the penalty").
         sampler: Langevin kernel, one of :data:`neurot.samplers.KERNELS`, or ``"auto"``: ``"split_mala"`` for the
             quadratic cost (its Gaussian factor integrated exactly), ``"mala"`` for any other cost.
         langevin_steps: kernel steps per training iteration; ``sample_steps``: per chain when sampling.
@@ -133,7 +135,7 @@ class EgNOTConfig:
     steps: int = 10_000
     batch_size: int = 1024
     lr: float = 1e-3
-    alpha: float = 1e-4
+    alpha: float = 2e-4
     sampler: str = "auto"
     langevin_steps: int = 10
     sample_steps: int = 300
