@@ -253,19 +253,19 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
         solver.fit(*checked, steps=fit.get("steps"), seed=fit.get("seed"), device=device,
                    callbacks=[writer] if writer else [], progress=progress, checkpoint_dir=out / CHECKPOINT_DIR,
                    checkpoint_every=fit.get("checkpoint_every", 200), resume=resume, stop=stop)
-        if main:
-            fit_seconds = time.perf_counter() - started
-            solver.save(out / MODEL_DIR)
-            check = solver.evaluate(data.check_source, data.check_target, intermediate=data.intermediate, seed=seed)
-            write_json(out / CHECK_FILE, {**check, "held_out": data.held_out, "fit_seconds": fit_seconds,
-                                          "final_loss": solver.history[-1].get("loss", math.nan)})
-            _plot(solver, source, target, out / FIGURE_FILE, seed)
+        fit_seconds = time.perf_counter() - started
         finished = True
     finally:
         if writer is not None:
             writer.close()
-        if joined:
+        if joined:  # the ranks part as soon as training ends; rank 0 writes the outputs alone
             distributed.shutdown(wait=finished)
+    if main:
+        solver.save(out / MODEL_DIR)
+        check = solver.evaluate(data.check_source, data.check_target, intermediate=data.intermediate, seed=seed)
+        write_json(out / CHECK_FILE, {**check, "held_out": data.held_out, "fit_seconds": fit_seconds,
+                                      "final_loss": solver.history[-1].get("loss", math.nan)})
+        _plot(solver, source, target, out / FIGURE_FILE, seed)
     return solver
 
 
