@@ -119,11 +119,14 @@ def test_data_jumps_carry_chains_between_separated_modes_in_the_right_proportion
     assert 0.1 < result.extra["jump_acceptance"] < 1.0
 
 
-def test_data_jump_log_proposal_is_the_kernel_density_where_most_terms_underflow(generator):
-    """log q(y) = logsumexp_k -|y - r_k|^2 / (2 h^2) for points near some references and far from most: raising
-    the terms below e^-80 of the largest to that floor changes nothing in float32."""
+def test_data_jump_log_density_is_the_kernel_density_where_most_terms_underflow(generator):
+    """log q(y) = log (1/M) sum_k N(y; r_k, h^2 I) + (D/2) log(2 pi) for points near some references and far from
+    most: raising the terms below e^-80 of the largest to that floor changes nothing in float32."""
     references = torch.cat([torch.randn(20, 3, generator=generator), 30 + torch.randn(1000, 3, generator=generator)])
     y = torch.cat([torch.randn(50, 3, generator=generator), 30 + torch.randn(50, 3, generator=generator)])
     jump = DataJump(references, 0.3)
-    exact = torch.logsumexp(-torch.cdist(y, references).square() / (2 * 0.3**2), dim=1)
-    torch.testing.assert_close(jump.log_proposal(y), exact, rtol=1e-6, atol=0)
+    exact = torch.logsumexp(-torch.cdist(y, references).square() / (2 * 0.3**2), dim=1) - math.log(1020 * 0.3**3)
+    torch.testing.assert_close(jump.log_density(y), exact, rtol=1e-6, atol=0)
+    one = DataJump(references[:1], 0.3)  # one reference: the Gaussian density, without its (2 pi)^(-D/2)
+    gaussian = torch.distributions.Normal(references[0], 0.3).log_prob(y[:50]).sum(1) + 1.5 * math.log(2 * math.pi)
+    torch.testing.assert_close(one.log_density(y[:50]), gaussian, rtol=1e-5, atol=1e-5)

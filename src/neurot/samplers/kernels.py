@@ -123,7 +123,7 @@ class GaussianSplitMALA(GaussianSplitULA):
     adjusted = True
 
 
-#: Below its largest term by more than this, a log-sum-exp term is raised to that floor (see DataJump.log_proposal).
+#: Below its largest term by more than this, a log-sum-exp term is raised to that floor (see DataJump.log_density).
 LOG_UNDERFLOW = 80.0
 
 
@@ -144,13 +144,19 @@ class DataJump(nn.Module):
         self.register_buffer("references", references)
         self.bandwidth = float(bandwidth)
 
-    def log_proposal(self, y: torch.Tensor) -> torch.Tensor:
-        """``log q(y)`` up to a constant, ``[n]``, for ``y [n, ...]``."""
-        log_terms = -torch.cdist(y.flatten(1), self.references.flatten(1)).square() / (2 * self.bandwidth**2)
+    def log_density(self, y: torch.Tensor) -> torch.Tensor:
+        """``log q(y) + (D / 2) log(2 pi)``, ``[n]``, for ``y [n, ...]`` of ``D`` entries.
+
+        The Gaussian constant is left out, as from the densities it is compared with (the start near ``x`` in
+        :func:`neurot.samplers.resampled_starts`); it cancels in the jump's ratio.
+        """
+        references = self.references.flatten(1)
+        log_terms = -torch.cdist(y.flatten(1), references).square() / (2 * self.bandwidth**2)
         # Terms more than e^80 below the largest add nothing in float32; raising them to that floor keeps the
         # exponential off its slow underflow path on a CPU (BENCHMARKS.md, data jumps).
         floor = log_terms.amax(dim=1, keepdim=True) - LOG_UNDERFLOW
-        return torch.logsumexp(log_terms.clamp(min=floor), dim=1)
+        log_sum = torch.logsumexp(log_terms.clamp(min=floor), dim=1)
+        return log_sum - math.log(len(references)) - references.shape[1] * math.log(self.bandwidth)
 
     def propose(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """``n`` independent draws ``[n, ...]`` of the kernel density ``q``."""
@@ -165,7 +171,7 @@ class DataJump(nn.Module):
     ) -> tuple[ChainState, torch.Tensor]:
         """One jump proposal for every chain. Returns the new state and the mask ``[n]`` of accepted jumps."""
         proposed = target(self.propose(len(state.y), generator))
-        log_ratio = state.energy - proposed.energy + self.log_proposal(state.y) - self.log_proposal(proposed.y)
+        log_ratio = state.energy - proposed.energy + self.log_density(state.y) - self.log_density(proposed.y)
         uniform = torch.rand(len(state.y), generator=generator, device=state.y.device, dtype=state.y.dtype)
         accepted = torch.log(uniform) < log_ratio
         return state.where(accepted, proposed), accepted

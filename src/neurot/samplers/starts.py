@@ -52,7 +52,7 @@ def _resample(x: torch.Tensor, conditional: Callable[[torch.Tensor], Target], da
     x_repeated = x.repeat_interleave(candidates, dim=0)
     dim = x[0].numel()
     log_near = -(y - x_repeated).square().flatten(1).sum(1) / (2 * noise**2) - dim * math.log(noise)
-    log_data = data.log_proposal(y) - math.log(len(data.references)) - dim * math.log(data.bandwidth)
+    log_data = data.log_density(y)
     log_mixture = torch.logaddexp(log_near - math.log(candidates),
                                   log_data + math.log((candidates - 1) / candidates))
     log_weight = -conditional(x_repeated).energy(y) - log_mixture
