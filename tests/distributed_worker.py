@@ -1,7 +1,8 @@
 """Run by ``torchrun --nproc_per_node=2`` from tests/test_distributed.py: DDP checks inside a 2-process group.
 
 Writes ``OUT/KIND-RANK.safetensors`` (weights trained with the data sharding and per-rank random streams switched
-off) and ``OUT/report-RANK.json``.
+off), ``OUT/report-RANK.json`` and, on Linux, ``OUT/threads-RANK.json``: the names of the threads still running
+after the process group was destroyed.
 """
 
 import json
@@ -62,6 +63,10 @@ def main(out):
     finally:
         (Path(out) / f"report-{rank}.json").write_text(json.dumps(report))
         distributed.shutdown()  # a barrier first: a rank leaving early can abort the other in gloo
+    tasks = Path("/proc/self/task")
+    if tasks.exists():
+        names = [(task / "comm").read_text().strip() for task in tasks.iterdir()]
+        (Path(out) / f"threads-{rank}.json").write_text(json.dumps(names))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,13 @@ from torch.nn.parallel import DistributedDataParallel
 from neurot._validation import check_device
 from neurot.data import DataSource
 
+if dist.is_available():
+    # Its functions take ``group=group.WORLD`` as a default argument, which binds the default process group that
+    # exists when the module is first imported. DDP imports it, so imported after the group exists it would keep the
+    # group, and its gloo threads, alive past ``destroy_process_group`` until the interpreter's exit, whose teardown
+    # of those threads aborts a process now and then (SIGABRT, "terminate called without an active exception").
+    import torch.distributed.nn.functional  # noqa: F401
+
 
 def is_distributed() -> bool:
     """True inside an initialised process group of more than one process."""
