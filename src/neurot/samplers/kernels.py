@@ -147,8 +147,8 @@ class DataJump(nn.Module):
     def log_density(self, y: torch.Tensor) -> torch.Tensor:
         """``log q(y) + (D / 2) log(2 pi)``, ``[n]``, for ``y [n, ...]`` of ``D`` entries.
 
-        The Gaussian constant is left out, as from the densities it is compared with (the start near ``x`` in
-        :func:`neurot.samplers.resampled_starts`); it cancels in the jump's ratio.
+        Like the Gaussian density of the start near ``x`` that :func:`neurot.samplers.resampled_starts` compares it
+        with, it leaves out the factor ``(2 pi)^(-D/2)``, which also cancels in the jump's ratio.
         """
         references = self.references.flatten(1)
         log_terms = -torch.cdist(y.flatten(1), references).square() / (2 * self.bandwidth**2)
