@@ -118,7 +118,7 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys, text, message):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("given", "passed"), [([], None), (["--stop", "auto"], "auto"), (["--stop", "off"], None)])
+@pytest.mark.parametrize(("given", "passed"), [([], "auto"), (["--stop", "auto"], "auto"), (["--stop", "off"], None)])
 def test_stop_reaches_the_fit(tmp_path, monkeypatch, given, passed):
     """``[fit] stop`` / ``--stop``: the fit's ``stop`` argument, checked with the rest before anything is written."""
     import neurot.solvers.base

@@ -9,7 +9,6 @@ import neurot
 from neurot.benchmarks.gaussian import gaussian_benchmark_pair
 from neurot.benchmarks.metrics import bw2_uvp, cbw2_uvp
 from neurot.checkpoint import latest_checkpoint
-from neurot.data import as_source
 from neurot.optim import Schedule, cosine_lr
 from neurot.stopping import Stopping
 
@@ -29,14 +28,14 @@ def test_schedule_follows_the_cosine_then_decays_continuously_to_zero_at_the_new
     assert schedule.end == 100  # never past the cap
 
 
-def test_plateau_needs_patience_checks_without_an_improvement_beyond_the_noise():
-    rule = Stopping(patience=2)
-    rule.noise = 0.1
-    for score, plateau in [(1.0, False), (0.5, False), (0.3, False), (0.45, False), (0.35, True)]:
-        rule.scores.append(score)
-        assert rule.plateau() == plateau, rule.scores
-    rule.scores = [1.0, 0.5, 0.3, 0.1]  # the last check improved by more than the noise
-    assert not rule.plateau()
+def test_settled_needs_patience_changes_of_at_most_settle_nats():
+    rule = Stopping(patience=2, settle=0.5)
+    assert rule.measure_change(torch.zeros(5)) == {}  # nothing to compare with at the first check
+    for shift, settled in [(torch.tensor([0.0, 1, 2, 3, 4]), False), (torch.full((5,), 7.0), False),
+                           (torch.tensor([0.0, 0, 0.4, 0, 0]), True), (torch.tensor([0.0, 0, 0.6, 1.2, 1.8]), False)]:
+        rule.measure_change(rule.last + shift)
+        assert rule.settled() == settled, rule.changes
+    assert rule.changes == pytest.approx([1.0, 0.0, 0.0, 0.6])  # median absolute deviation: a shift is no change
 
 
 def test_stop_option_is_checked():
@@ -46,19 +45,22 @@ def test_stop_option_is_checked():
         neurot.OTFlow().check_fit(np.zeros((10, 2)), np.zeros((10, 2)), stop=Stopping())
     with pytest.raises(ValueError, match="decay must be"):
         Stopping(decay=0)
+    with pytest.raises(ValueError, match="settle must be"):
+        Stopping(settle=-1.0)
 
 
 def test_an_easy_problem_stops_well_before_the_cap_and_stays_accurate():
-    """D = 2, eps = 1: the held-out score is at its noise after a few hundred steps; the fit ends long before 3000
-    with a plan within 1 % BW2-UVP of the closed form (the fixed 3000-step fit: about 0.1 %)."""
+    """D = 2, eps = 1: the plan settles within a few hundred steps; the fit ends long before 3000 with a plan within
+    1 % BW2-UVP of the closed form (the fixed 3000-step fit: about 0.1 %)."""
     problem = gaussian_benchmark_pair(2, eps=1.0, seed=0)
     rng = np.random.default_rng(0)
     x, y = problem.sample_source(5000, rng), problem.sample_target(5000, rng)
-    rule = Stopping(every=50, min_steps=200, held_out=256)
+    rule = Stopping(every=50, min_steps=200, points=256)
     solver = neurot.EgNOT(eps=1.0, hidden=(64, 64), batch_size=256).fit(x, y, steps=3000, seed=0, stop=rule)
     assert solver.step <= 1000 and solver.step == solver.schedule.end, solver.schedule
-    checks = [m["held_out_energy"] for m in solver.history if "held_out_energy" in m]
-    assert checks == rule.scores and len(checks) == solver.schedule.decay_after // 50
+    changes = [m["plan_change"] for m in solver.history if "plan_change" in m]
+    assert changes == rule.changes and len(changes) == solver.schedule.decay_after // 50 - 1  # none at the first
+    assert max(changes[-rule.patience:]) <= rule.settle
     x_test = problem.sample_source(4000, rng)
     y_test = solver.sample(x_test, seed=1).numpy()
     assert bw2_uvp(np.hstack([x_test, y_test]), problem.plan_mean, problem.plan_cov) < 1.0
@@ -73,7 +75,8 @@ def tiny():
 
 
 def rule():
-    return Stopping(every=4, min_steps=8, patience=1, decay=1.0, held_out=64)
+    """Settles at the first change (step 8): ``settle`` far above what a few steps move this plan."""
+    return Stopping(every=4, min_steps=8, patience=1, decay=1.0, settle=100.0, points=64)
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +86,9 @@ def data():
 
 
 def test_a_stopped_fit_is_reproducible_and_resumes_exactly(data, tmp_path):
-    """The plateau falls at step 8 or 12 of at most 60; a crash during the decay, then resume from the checkpoint."""
+    """The plan settles at step 8 of at most 60; a crash during the decay, then resume from the checkpoint."""
     first = tiny().fit(*data, steps=60, seed=3, stop=rule())
-    assert first.schedule.decay_after in (8, 12) and first.step == first.schedule.end < 30
+    assert first.schedule.decay_after == 8 and first.step == first.schedule.end == 16
     again = tiny().fit(*data, steps=60, seed=3, stop=rule())
     assert again.history == first.history
 
@@ -108,14 +111,24 @@ def test_a_stopped_fit_is_reproducible_and_resumes_exactly(data, tmp_path):
         tiny().fit(*data, steps=60, seed=3, stop=None, checkpoint_dir=tmp_path, resume=True)
 
 
-def test_auto_applies_to_the_mlp_potential_on_enough_data_and_long_fits_only(data):
+def test_a_plan_that_keeps_moving_runs_the_schedule_draw_for_draw(data):
+    """A fit that never settles is the fit without a rule: same history but for the changes, same weights."""
+    solver = tiny().fit(*data, steps=60, seed=3, stop=Stopping(every=4, min_steps=8, settle=1e-9, points=64))
+    plain = tiny().fit(*data, steps=60, seed=3, stop=None)
+    assert solver.step == 60 and solver.schedule.decay_after is None
+    assert len(solver.stopping.changes) == 60 // 4 - 1
+    assert [{k: v for k, v in m.items() if k != "plan_change"} for m in solver.history] == plain.history
+    for key, value in plain.potential.state_dict().items():
+        assert torch.equal(value, solver.potential.state_dict()[key]), key
+
+
+def test_auto_applies_to_the_mlp_potential_and_long_fits_only():
     solver = neurot.EgNOT(eps=0.5)
-    big = tuple(np.concatenate([d] * 2) for d in data)  # 2000 points: 200 held out
-    assert solver._stop_rule("auto", 10_000, *map(as_source, ("x", "y"), big)) is not None
-    assert solver._stop_rule("auto", 3000, *map(as_source, ("x", "y"), big)) is None
-    assert solver._stop_rule("auto", 10_000, *map(as_source, ("x", "y"), data)) is None
-    mixture = neurot.EgNOT(eps=0.5, potential="gmm")
-    assert mixture._stop_rule("auto", 10_000, *map(as_source, ("x", "y"), big)) is None
+    assert solver._stop_rule("auto", 10_000) == Stopping()
+    assert solver._stop_rule("auto", 3000) is None
+    assert solver._stop_rule(None, 10_000) is None
+    assert neurot.EgNOT(eps=0.5, cost=lambda x, y: ((x - y) ** 2).sum(1))._stop_rule("auto", 10_000) is not None
+    assert neurot.LightSB(eps=0.5)._stop_rule("auto", 10_000) is None
 
 
 def test_progress_lines_count_to_the_rule_s_end_not_the_cap(data, caplog):
@@ -131,21 +144,21 @@ def test_sfeuot_takes_the_rule_too(data):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("eps", "cbw2_bar"), [(0.1, 1.5), (1.0, 1.0)])
-def test_the_auto_rule_on_a_d5_pair_stops_early_and_near_the_issue_bar(eps, cbw2_bar):
-    """Issue #15: a D = 5 pair within plan BW2-UVP 0.5 % and cBW2-UVP 1 %, in far fewer than the 10000 steps.
+@pytest.mark.parametrize(("eps", "most_steps"), [(0.1, 10_000), (1.0, 5000)])
+def test_the_default_fit_of_a_d5_pair_meets_the_issue_bar_and_ends_early_where_the_plan_settles(eps, most_steps):
+    """Issue #15: a default fit of a D = 5 pair within plan BW2-UVP 0.5 % and cBW2-UVP 1 %.
 
-    Measured (BENCHMARKS.md): eps = 1 plateaus at step 1400 (4200 steps); eps = 0.1 ends after 3600 with cBW2-UVP
-    1.04 %, just above the issue's bar (hence 1.5 here).
+    Measured (BENCHMARKS.md): at eps = 1 the plan settles at once and the fit ends after 4200 steps; at eps = 0.1 it
+    keeps moving by about a nat per check and the fit runs the schedule.
     """
     problem = gaussian_benchmark_pair(5, eps=eps, seed=0)
     rng = np.random.default_rng(0)
     x_train, y_train = problem.sample_source(20_000, rng), problem.sample_target(20_000, rng)
-    solver = neurot.EgNOT(eps=eps).fit(x_train, y_train, seed=0, stop="auto")
-    assert solver.step <= 5000
+    solver = neurot.EgNOT(eps=eps).fit(x_train, y_train, seed=0)
+    assert solver.step <= most_steps
     x = problem.sample_source(20_000, rng)
     y = solver.sample(x, seed=0).numpy()
     assert bw2_uvp(np.hstack([x, y]), problem.plan_mean, problem.plan_cov) <= 0.5
     samples = solver.sample(x[:100], n_per_x=1000, seed=1).numpy()
     target_var = np.trace(problem.target_cov)
-    assert cbw2_uvp(samples, problem.conditional_mean(x[:100]), problem.conditional_cov, target_var) <= cbw2_bar
+    assert cbw2_uvp(samples, problem.conditional_mean(x[:100]), problem.conditional_cov, target_var) <= 1.0

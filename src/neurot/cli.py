@@ -204,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a progress bar, a line with the rate and the time left every 30 s, or nothing (default "
                      "auto: a bar on a terminal, else lines)")
     fit.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200; also at the end)")
-    fit.add_argument("--stop", choices=STOP_CHOICES, help="auto: end when a held-out score stops improving, --steps "
-                     "being the most (EgNOT's MLP potential; others run every step); off (default): run every step")
+    fit.add_argument("--stop", choices=STOP_CHOICES, help="auto (default): end once the plan has settled, --steps "
+                     "being the most (EgNOT's MLP potential; others run every step); off: run every step")
     fit.set_defaults(run=_fit)
 
     examples = commands.add_parser("examples", help="list the examples that `neurot fit --example NAME` runs")

@@ -21,7 +21,7 @@ A configuration has three tables::
     checkpoint_every = 200      # steps between checkpoints in RUN_DIR/checkpoints (and one at the end)
     tensorboard = false         # also log to RUN_DIR/tensorboard (pip install 'neurot[tb]')
     holdout = 0.1               # share of a file's points kept out of training for the end-of-run check
-    stop = "off"                # "auto": end when a held-out score stops improving (EgNOT's MLP; steps = the most)
+    stop = "auto"               # default; "off": run every step (auto: EgNOT's MLP ends once its plan has settled)
 
 Instead of ``source`` and ``target``, a time course (neurot.data.read_time_course) and the two times to connect::
 

@@ -235,7 +235,7 @@ def fit_run(config: dict[str, dict[str, Any]], out: str | Path, progress: bool |
     seed = fit.get("seed") or 0
     data = load_data(config["data"], fit.get("holdout", DEFAULT_HOLDOUT), seed)
     source, target = data.source, data.target
-    stop = "auto" if fit.get("stop") == "auto" else None
+    stop = None if fit.get("stop") == "off" else "auto"
     checked = solver.check_fit(source, target, steps=fit.get("steps"), seed=fit.get("seed"), device=fit.get("device"),
                                checkpoint_every=fit.get("checkpoint_every", 200), stop=stop)
     device, joined = distributed.init_from_env(fit.get("device"))

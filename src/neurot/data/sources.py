@@ -90,17 +90,6 @@ class DataSource:
         mean = total / size
         return mean, outer / size - torch.outer(mean, mean)
 
-    def split(self, n: int, generator: torch.Generator) -> tuple[DataSource, torch.Tensor]:
-        """``n`` held-out points ``[n, *shape]`` and the source of the rest.
-
-        A finite sample loses ``n`` random rows (its ``mean`` and ``std`` stay those of the whole sample); a callable
-        draws ``n`` fresh points and stays as it is.
-        """
-        if self.points is None:
-            return self, self.sample(n, generator)
-        order = torch.randperm(len(self.points), generator=generator, device=self.device)
-        return dataclasses.replace(self, points=self.points[order[n:]]), self.points[order[:n]]
-
 
 def as_source(name: str, data: Any, *, dim: PointShape | None = None, flat: bool = True) -> DataSource:
     """Validate ``data`` (tensor/array ``[N, D]`` or callable ``n -> [n, D]``) and wrap it as a :class:`DataSource`.

@@ -29,7 +29,7 @@ from neurot.costs import quadratic
 from neurot.data import DataSource, as_source
 from neurot.io import CONFIG_FILE, WEIGHTS_FILE, read_json, read_tensors, write_json, write_tensors
 from neurot.optim import Schedule
-from neurot.stopping import MIN_HELD_OUT, Stopping
+from neurot.stopping import Stopping
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Solver:
     #: What to change when training diverges (shown by :class:`DivergenceError`).
     divergence_advice: ClassVar[str] = "a lower learning rate (lr)"
     #: True for solvers whose training steps take their learning rate from ``self.schedule`` (so ``fit``'s ``stop``
-    #: rule can end them with a decay).
+    #: rule can end them with a decay); they define :meth:`log_potential`.
     stoppable: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
@@ -121,7 +121,7 @@ class Solver:
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: int = 200,
         resume: bool = False,
-        stop: Stopping | str | None = None,
+        stop: Stopping | str | None = "auto",
     ) -> Self:
         """Train on samples of the source ``P`` and target ``Q``; returns ``self``.
 
@@ -138,11 +138,11 @@ class Solver:
         :class:`DivergenceError`; no checkpoint is written after a bad step. Inside a ``torch.distributed`` process
         group of several processes training is data-parallel (:mod:`neurot.distributed`).
 
-        ``stop``: None (default) to run every step; a :class:`neurot.stopping.Stopping` rule (the number of steps is
-        then the most the fit runs: it ends with a decay once a held-out score stops improving, on points held out of
-        the data); or ``"auto"``: the solver's rule (:meth:`_auto_stop`; EgNOT's MLP potential uses ``Stopping()``
-        when the data hold at least 1280 points and the fit more than 3000 steps). Not the default yet: on the
-        D = 16, eps = 0.1 Gaussian pair it ends 3x sooner but less accurate than the full schedule (BENCHMARKS.md).
+        ``stop``: ``"auto"`` (default): the solver's rule (:meth:`_auto_stop`; EgNOT's MLP potential uses
+        ``Stopping()`` when the fit has more than 3000 steps, other solvers run every step); a
+        :class:`neurot.stopping.Stopping` rule (the number of steps is then the most the fit runs: it ends with a
+        decay once the plan has settled; docs/math.md section 9); or None to run every step. A fit whose plan never
+        settles is the fit without a rule, draw for draw.
         """
         source_data, target_data = self.check_fit(source, target, steps=steps, seed=seed, device=device,
                                                   checkpoint_every=checkpoint_every, stop=stop)
@@ -155,9 +155,10 @@ class Solver:
         total = steps if steps is not None else self.config.steps
         seed = 0 if seed is None else seed
         self.schedule = Schedule(total)
-        self.stopping = self._stop_rule(stop, total, source_data, target_data)
-        if self.stopping is not None:
-            source_data, target_data = self._hold_out(self.stopping, source_data, target_data, seed)
+        self.stopping = self._stop_rule(stop, total)
+        if self.stopping is not None:  # its own stream: the training draws do not depend on the rule
+            points = target_data.sample(self.stopping.points, torch.Generator(self.device).manual_seed(seed))
+            self.stopping.start(points)
         self.generator = torch.Generator(self.device).manual_seed(seed)
         full_config = self.config
         try:
@@ -181,7 +182,7 @@ class Solver:
 
     def check_fit(
         self, source: Any, target: Any, *, steps: int | None = None, seed: int | None = None,
-        device: str | torch.device | None = None, checkpoint_every: int = 200, stop: Any = None,
+        device: str | torch.device | None = None, checkpoint_every: int = 200, stop: Any = "auto",
     ) -> tuple[DataSource, DataSource]:
         """Check the arguments of :meth:`fit` as it does, without training; returns the two data sources.
 
@@ -199,33 +200,19 @@ class Solver:
         source_data = as_source("source", source, flat=self.flat_data)
         return source_data, as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
 
-    def _stop_rule(self, stop: Stopping | str | None, total: int, source: DataSource,
-                   target: DataSource) -> Stopping | None:
-        """The stopping rule of a fit of at most ``total`` steps: ``stop``, or the default for ``"auto"``.
+    def _stop_rule(self, stop: Stopping | str | None, total: int) -> Stopping | None:
+        """The rule of a fit of at most ``total`` steps: ``stop``, or for ``"auto"`` the default if it can end early.
 
-        The default (:meth:`_auto_stop`) applies when the data leave ``MIN_HELD_OUT`` points per marginal to hold out
-        and the rule could shorten the fit.
+        The default (:meth:`_auto_stop`) is ``Stopping()``.
         """
         if stop != "auto":
             return stop
-        if not self._auto_stop():
-            return None
         rule = Stopping()
-        shortens = total > (1 + rule.decay) * rule.min_steps
-        useful = shortens and min(map(rule.held_out_size, (source, target))) >= MIN_HELD_OUT
-        return rule if useful else None
+        return rule if self._auto_stop() and total > (1 + rule.decay) * rule.min_steps else None
 
     def _auto_stop(self) -> bool:
         """Whether ``fit(stop="auto")`` uses a :class:`~neurot.stopping.Stopping` rule (True for stoppable defaults)."""
         return False
-
-    def _hold_out(self, rule: Stopping, source: DataSource, target: DataSource,
-                  seed: int) -> tuple[DataSource, DataSource]:
-        """Hold points of both marginals out for ``rule`` (picked by ``seed``); returns the training sources."""
-        generator = torch.Generator(self.device).manual_seed(seed)
-        (source, x_held), (target, y_held) = (d.split(rule.held_out_size(d), generator) for d in (source, target))
-        rule.start(x_held, y_held, seed)
-        return source, target
 
     def _loop(self, total: int, seed: int, callbacks: list[Callback], progress: bool | str | None,
               checkpoint_dir: str | Path | None, checkpoint_every: int) -> None:
@@ -307,6 +294,14 @@ class Solver:
 
     def _modules(self) -> dict[str, nn.Module]:
         """The trained networks, by name (saved as ``name.param`` tensors)."""
+        raise NotImplementedError
+
+    def log_potential(self, y: torch.Tensor) -> torch.Tensor:
+        """``f(y) / eps`` at target points ``y [n, ...]``, ``[n]`` (stoppable solvers).
+
+        The learned term of the plan's conditional log-density ``log pi(y | x) = (f(y) - c(x, y)) / eps - log Z(x)``,
+        whose change between two checks the stopping rule reads.
+        """
         raise NotImplementedError
 
     def _extra_state(self) -> dict[str, Any]:

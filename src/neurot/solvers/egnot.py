@@ -78,10 +78,10 @@ class EgNOTConfig:
             in ``y``, such as ``neurot.costs.latent(G)``; with a callable, source and target shapes may differ.
         steps, batch_size, lr: training iterations, batch size, Adam learning rate, cosine-decayed to 0 (the
             networks normalise their inputs by the target's mean and scale). The accuracy comes at the end of the
-            decay, where the potential's gradient noise fades (BENCHMARKS.md: accuracy against iterations). With
-            ``fit(..., stop="auto")`` (MLP potential) ``steps`` is a cap: the plan is scored on held-out points every
-            200 steps and once the score stops improving the rate decays over twice as many steps as were run
-            (:class:`neurot.stopping.Stopping`, docs/math.md section 9).
+            decay, where the potential's gradient noise fades (BENCHMARKS.md: accuracy against iterations). With the
+            MLP potential ``steps`` is a cap (``fit``'s default ``stop="auto"``): once the plan has settled (its
+            log-densities move by at most 0.2 nats per 200 steps) the rate decays over twice as many steps as were
+            run (:class:`neurot.stopping.Stopping`, docs/math.md section 9); a plan that keeps moving runs ``steps``.
         alpha: weight of ``mean(f^2) / (eps scale^2)`` over both batches (``scale``: the target's std), keeping the
             energy bounded (0 disables it). The penalty pulls ``f`` toward 0 against the dual, whose curvature in
             ``f`` is of order ``1 / eps``: so scaled, its bias on the plan does not grow as ``eps`` shrinks (with
@@ -303,6 +303,11 @@ class EgNOT(Solver):
     def _modules(self) -> dict[str, nn.Module]:
         optional = {"jump": self.jump, "amortiser": self.amortiser}
         return {"potential": self.potential} | {name: module for name, module in optional.items() if module is not None}
+
+    @torch.no_grad()
+    def log_potential(self, y: torch.Tensor) -> torch.Tensor:
+        """``f(y) / eps`` for ``y [n, ...]``, ``[n]`` (:meth:`Solver.log_potential`)."""
+        return self.potential(y) / self.config.eps
 
     def energy_target(self, x: torch.Tensor, temperature: float = 1.0) -> Target:
         """The conditional ``pi_f(. | x)`` as an MCMC target, ``E_x(y) = (c(x, y) - f(y)) / eps`` for ``x [n, ...]``.

@@ -216,6 +216,11 @@ class SFEUOT(Solver):
         """``V(1, y)`` for ``y [n, D]``, ``[n]``."""
         return self.potential(torch.ones(len(y), device=y.device, dtype=y.dtype), y)
 
+    @torch.no_grad()
+    def log_potential(self, y: torch.Tensor) -> torch.Tensor:
+        """``V(1, y) / eps``: the generator's conditionals are fitted to the Gibbs conditionals of ``V(1, .)``."""
+        return self._terminal(y) / self.config.eps
+
     def _generate(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return self.generator_net(x, z)
