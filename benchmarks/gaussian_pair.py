@@ -1,7 +1,7 @@
 r"""One solver with options on one Gaussian-benchmark pair: plan, target and conditional BW2-UVP against the floors.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/gaussian_pair.py egnot --dim 16 --eps 0.1 \\
-        [--pair-seed 0] [--test-inputs 20000] [--options '{"steps": 6000}'] [--stop auto]
+        [--pair-seed 0] [--test-inputs 20000] [--options '{"steps": 6000}'] [--stop off]
 
 The pair is ``gaussian_benchmark_pair(dim, eps, pair_seed)`` (seed 0: the Gaussian suite's pair; other seeds:
 held-out pairs with other random means and covariances). The solver trains on 20k samples of each side (drawn with
