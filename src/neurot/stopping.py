@@ -95,7 +95,7 @@ class Stopping:
         return {"changes": list(self.changes), "last": None if self.last is None else self.last.tolist()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`state_dict`."""
-        self.changes = [float(c) for c in state["changes"]]
-        last = state["last"]
+        """Inverse of :meth:`state_dict` (a checkpoint of the earlier held-out-score rule starts the changes afresh)."""
+        self.changes = [float(c) for c in state.get("changes", [])]
+        last = state.get("last")
         self.last = None if last is None else torch.tensor(last, dtype=torch.float32, device=self.y.device)
