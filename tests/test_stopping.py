@@ -1,4 +1,4 @@
-"""Fits that stop when they are done: the schedule with a final decay, the plateau rule, and fits that use them."""
+"""Fits that stop when they are done: the schedule with a final decay, the settled-plan rule, and fits that use them."""
 
 
 import numpy as np
@@ -148,8 +148,8 @@ def test_sfeuot_takes_the_rule_too(data):
 def test_the_default_fit_of_a_d5_pair_meets_the_issue_bar_and_ends_early_where_the_plan_settles(eps, most_steps):
     """Issue #15: a default fit of a D = 5 pair within plan BW2-UVP 0.5 % and cBW2-UVP 1 %.
 
-    Measured (BENCHMARKS.md): at eps = 1 the plan settles at once and the fit ends after 4200 steps; at eps = 0.1 it
-    keeps moving by about a nat per check and the fit runs the schedule.
+    Measured (BENCHMARKS.md): at eps = 1 the plan settles at step 1200 and the fit ends after 3600 steps; at eps = 0.1
+    it keeps moving by about a nat per check and the fit runs the schedule.
     """
     problem = gaussian_benchmark_pair(5, eps=eps, seed=0)
     rng = np.random.default_rng(0)
