@@ -92,9 +92,6 @@ class Solver:
     flat_data: ClassVar[bool] = True
     #: What to change when training diverges (shown by :class:`DivergenceError`).
     divergence_advice: ClassVar[str] = "a lower learning rate (lr)"
-    #: True for solvers whose training steps take their learning rate from ``self.schedule`` (so ``fit``'s ``stop``
-    #: rule can end them with a decay); they define :meth:`log_potential`.
-    stoppable: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         fields = {f.name for f in dataclasses.fields(self.Config)}
@@ -195,7 +192,7 @@ class Solver:
         check_device("device", device)
         if not (stop is None or stop == "auto" or isinstance(stop, Stopping)):
             raise TypeError(f"stop must be 'auto', None or a neurot.stopping.Stopping, got {stop!r}")
-        if isinstance(stop, Stopping) and not self.stoppable:
+        if isinstance(stop, Stopping) and type(self).log_potential is Solver.log_potential:
             raise ValueError(f"{type(self).__name__} trains in fixed phases and cannot stop early: use stop=None")
         source_data = as_source("source", source, flat=self.flat_data)
         return source_data, as_source("target", target, dim=self._target_dim(source_data), flat=self.flat_data)
@@ -211,7 +208,7 @@ class Solver:
         return rule if self._auto_stop() and total > (1 + rule.decay) * rule.min_steps else None
 
     def _auto_stop(self) -> bool:
-        """Whether ``fit(stop="auto")`` uses a :class:`~neurot.stopping.Stopping` rule (True for stoppable defaults)."""
+        """Whether ``fit(stop="auto")`` uses a :class:`~neurot.stopping.Stopping` rule (False unless a solver says)."""
         return False
 
     def _loop(self, total: int, seed: int, callbacks: list[Callback], progress: bool | str | None,
@@ -297,10 +294,12 @@ class Solver:
         raise NotImplementedError
 
     def log_potential(self, y: torch.Tensor) -> torch.Tensor:
-        """``f(y) / eps`` at target points ``y [n, ...]``, ``[n]`` (stoppable solvers).
+        """``f(y) / eps`` at target points ``y [n, ...]``, ``[n]``.
 
         The learned term of the plan's conditional log-density ``log pi(y | x) = (f(y) - c(x, y)) / eps - log Z(x)``,
-        whose change between two checks the stopping rule reads.
+        whose change between two checks a :class:`~neurot.stopping.Stopping` rule reads. Solvers that define it take
+        their learning rate from ``self.schedule`` in every training step, so that the rule can end a fit with a decay;
+        the others cannot stop early.
         """
         raise NotImplementedError
 

@@ -235,7 +235,6 @@ class EgNOT(Solver):
     name = "egnot"
     Config = EgNOTConfig
     flat_data = False
-    stoppable = True
 
     def __new__(cls, eps: float, **options: Any) -> Any:
         """``EgNOT(eps, potential="gmm", ...)`` is the former spelling of :class:`~neurot.LightSB` and returns one."""

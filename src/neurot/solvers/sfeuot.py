@@ -191,7 +191,6 @@ class SFEUOT(Solver):
     """
 
     name = "sfeuot"
-    stoppable = True
     Config = SFEUOTConfig
 
     def __init__(self, eps: float, tau: float | None = None, **options: Any) -> None:
