@@ -70,7 +70,7 @@ def spike(shape: tuple[int, ...], value: float) -> np.ndarray:
 
 @FUZZ
 @given(kind=st.sampled_from(sorted(TINY)), source=point_like, target=point_like)
-@example(kind="egnot", source=spike((3, 3, 1), 5e13), target=spike((2, 3, 1), 1e10))  # found by the fuzzer
+@example(kind="egnot", source=spike((3, 3, 1), 5e13), target=spike((2, 3, 1), 1e10))  # these two: found by the fuzzer
 @example(kind="egnot", source=np.zeros((3, 3, 1), np.float16), target=spike((2, 3, 1), 5e9))
 def test_fit_rejects_bad_data_clearly(kind, source, target):
     try:
