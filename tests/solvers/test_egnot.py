@@ -234,3 +234,11 @@ def test_sampling_options_are_arguments_of_sample_with_the_solver_defaults(fitte
     assert solver.sample(x, seed=1, steps=20, stop=True).shape == default.shape
     with pytest.raises(ValueError, match="anneal"):
         solver.sample(x, anneal=1.5)
+
+
+def test_a_fit_that_overflows_on_data_of_huge_values_advises_rescaling():
+    """Finite float32 data at 1e11 overflows the potential's square: the divergence error names the remedy."""
+    y = np.zeros((64, 2), np.float32)
+    y[-1] = 1e11
+    with pytest.raises(neurot.DivergenceError, match=r"divided by a constant c and eps by c\^2"):
+        neurot.EgNOT(1.0, hidden=(4,), batch_size=8, langevin_steps=1).fit(np.zeros((64, 2), np.float32), y, steps=3)

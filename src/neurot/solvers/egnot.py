@@ -538,7 +538,9 @@ class EgNOT(Solver):
         self.amortiser_family = tuple(family) if family else None
 
     # -- checkpoints and divergence -------------------------------------------------------------------------
-    divergence_advice = "a lower lr or step_size, a larger alpha, or step_backoff = 5 (halves a diverged chain's step)"
+    divergence_advice = ("a lower lr or step_size, a larger alpha, or step_backoff = 5 (halves a diverged chain's "
+                         "step); for data of huge values (the potential grows as their square), the data divided by "
+                         "a constant c and eps by c^2")
 
     def _training_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer, "buffer": self.buffer}
